@@ -1,0 +1,1 @@
+"""Detection criteria whose terms are combined by a loss-weighting strategy."""
