@@ -1,0 +1,22 @@
+"""alwa-yolo: YOLO training on Ultralytics with loss weights set by ALWA instead of by hand.
+
+ALWA is "Adaptive Loss Weight Adjustment" from "Revisiting the Loss Weight Adjustment in Object Detection"
+(Yu et al., 2021). See README.md and shared/ALWA.md.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import UserError  # noqa: E402
+from .weighting import WEIGHTINGS, LossWeighting, build_weighting  # noqa: E402
+
+
+def __getattr__(name: str):
+    """Import the trainer lazily: ``import alwa_yolo`` stays cheap for the converters and the strategies."""
+    if name == "ALWADetectionTrainer":
+        from .trainer import ALWADetectionTrainer
+
+        return ALWADetectionTrainer
+    raise AttributeError(f"module 'alwa_yolo' has no attribute '{name}'")
+
+
+__all__ = ["ALWADetectionTrainer", "LossWeighting", "UserError", "WEIGHTINGS", "build_weighting", "__version__"]
