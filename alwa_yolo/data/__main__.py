@@ -11,7 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alwa_yolo.data.voc import IMAGE_SETS, ConversionError, InputNotFoundError
+from alwa_yolo.data.voc import IMAGE_SETS
+from alwa_yolo.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         print(_run(args))
-    except (ConversionError, InputNotFoundError, OSError) as e:  # input/environment problems, not bugs
+    except (UserError, OSError) as e:  # input/environment problems, not bugs
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

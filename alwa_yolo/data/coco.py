@@ -46,7 +46,9 @@ def find_instance_jsons(src: Path) -> list[Path]:
         )
     files = sorted(src.glob(f"{SPLIT_PREFIX}*.json"))
     if not files:
-        raise InputNotFoundError(f"no {SPLIT_PREFIX}*.json file in {src}; pass the folder holding instances_val2017.json.")
+        raise InputNotFoundError(
+            f"no {SPLIT_PREFIX}*.json file in {src}; pass the folder holding instances_val2017.json."
+        )
     return files
 
 
@@ -264,7 +266,8 @@ def format_summary(summary: dict) -> str:
         f"({summary['label_files']} label files)",
         f"skipped annotations: {summary['skipped']} (crowd {summary['skipped_crowd']}, zero-size or duplicate "
         f"{summary['skipped_other']})",
-        "splits: " + ", ".join(f"{k} {v['images']} images / {v['objects']} objects" for k, v in summary["splits"].items()),
+        "splits: "
+        + ", ".join(f"{k} {v['images']} images / {v['objects']} objects" for k, v in summary["splits"].items()),
         "per class: " + ", ".join(f"{k} {v}" for k, v in summary["per_class"].items()),
     ]
     return "\n".join(lines)

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alwa_yolo.errors import UserError
+
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane",
     "bicycle",
@@ -53,11 +55,11 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".ti
 _YEAR_DIR = re.compile(r"^VOC(\d{4})$")
 
 
-class ConversionError(ValueError):
+class ConversionError(UserError, ValueError):
     """An input exists but cannot be converted (malformed XML/JSON, unknown class, unreadable image)."""
 
 
-class InputNotFoundError(FileNotFoundError):
+class InputNotFoundError(UserError, FileNotFoundError):
     """A required input (source folder, image, annotation, image list) does not exist."""
 
     def __str__(self) -> str:
@@ -133,7 +135,9 @@ def resolve_classes(classes: str | os.PathLike | Sequence[str] | None) -> list[s
         raise ConversionError(f"the class list {classes!r} is empty; give names separated by commas or a file path.")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConversionError(f"the class list names {', '.join(duplicates)} more than once; class ids would be ambiguous.")
+        raise ConversionError(
+            f"the class list names {', '.join(duplicates)} more than once; class ids would be ambiguous."
+        )
     return names
 
 

@@ -1,0 +1,64 @@
+"""Test setup: offline Ultralytics with its settings in a temporary folder, and tiny generated datasets.
+
+The environment is set at import time, before any test module imports Ultralytics (which reads it once).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="alwa-yolo-tests-"))
+os.environ["YOLO_OFFLINE"] = "1"
+os.environ["YOLO_CONFIG_DIR"] = str(_TMP / "ultralytics-config")
+os.environ.setdefault("ALWA_YOLO_CACHE", str(_TMP / "cache"))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TINY_YAML = """\
+path: tiny
+train: images/train
+val: images/val
+generate: {kind: shapes, classes: 3, train: 32, val: 16, imgsz: 64, min_size: 0.25, max_size: 0.5, max_objects: 2, seed: 1}
+names: {0: red_circle, 1: green_square, 2: blue_triangle}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_yaml(tmp_path_factory) -> Path:
+    """A 32 + 16 image, 64-pixel, 3-class generated set: small enough for end-to-end training tests."""
+    path = tmp_path_factory.mktemp("data") / "tiny.yaml"
+    path.write_text(TINY_YAML)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_yaml) -> Path:
+    """The resolved (generated) tiny set's yaml in the cache."""
+    from alwa_yolo.data.resolve import resolve_data
+
+    return Path(resolve_data(tiny_yaml))
+
+
+def run_script(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
+    """Run ``python <args>`` from the repository (or ``cwd``) and return the completed process."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+TRAIN_FAST = ["--device", "cpu", "--workers", "0", "plots=False", "val=True"]
+"""Flags that keep a test training run small on the CPU."""

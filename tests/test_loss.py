@@ -1,0 +1,190 @@
+"""The ALWA detection criterion against stock Ultralytics, and the switchable regression losses."""
+
+from __future__ import annotations
+
+
+import pytest
+import torch
+from ultralytics.cfg import get_cfg
+from ultralytics.nn.tasks import DetectionModel
+from ultralytics.utils.loss import v8DetectionLoss
+
+from alwa_yolo.losses.detection import ALWADetectionLoss
+from alwa_yolo.losses.regression import REG_LOSSES, box_regression_loss, check_reg_loss
+from alwa_yolo.model import ALWADetectionModel
+from alwa_yolo.options import DEFAULT_CFG
+
+
+def make_batch(seed: int = 0, bs: int = 2, size: int = 64):
+    """Random images with 3 boxes each (normalised xywh), the layout Ultralytics' dataloader produces."""
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(bs * 3, 2, generator=g) * 0.5 + 0.25
+    wh = torch.rand(bs * 3, 2, generator=g) * 0.3 + 0.1
+    return {
+        "img": torch.rand(bs, 3, size, size, generator=g),
+        "batch_idx": torch.arange(bs).repeat_interleave(3).float(),
+        "cls": torch.randint(0, 3, (bs * 3, 1), generator=g).float(),
+        "bboxes": torch.cat([xy, wh], 1),
+    }
+
+
+def make_model(cls=ALWADetectionModel, **overrides) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = cls("yolov8n.yaml", nc=3, verbose=False)
+    model.args = get_cfg(DEFAULT_CFG, overrides)
+    return model.train()
+
+
+@pytest.fixture(scope="module")
+def preds_and_batch():
+    model = make_model()
+    batch = make_batch()
+    return model, model(batch["img"]), batch
+
+
+def test_fixed_equals_stock_ultralytics(preds_and_batch):
+    """Same batch, same predictions: 'fixed' gives stock v8DetectionLoss's loss and items exactly."""
+    model, preds, batch = preds_and_batch
+    stock_loss, stock_items = v8DetectionLoss(model)(preds, batch)
+    model.args.weighting = "fixed"
+    ours, items = ALWADetectionLoss(model)(preds, batch)
+    torch.testing.assert_close(ours.sum(), stock_loss.sum(), rtol=0, atol=0)
+    assert list(items) == list(stock_items) == ["box_loss", "cls_loss", "dfl_loss"]
+    for k in items:
+        torch.testing.assert_close(items[k], stock_items[k], rtol=0, atol=0)
+
+
+def test_unit_gains_divide_out_the_hyp_gains(preds_and_batch):
+    model, preds, batch = preds_and_batch
+    _, stock = v8DetectionLoss(model)(preds, batch)
+    model.args.weighting, model.args.gains = "alwa2", "unit"
+    _, items = ALWADetectionLoss(model)(preds, batch)
+    h = model.args
+    for k, gain in (("box_loss", h.box), ("cls_loss", h.cls), ("dfl_loss", h.dfl)):
+        torch.testing.assert_close(items[k] * gain, stock[k], rtol=1e-6, atol=1e-7)
+    model.args.gains = "auto"
+
+
+def test_loss_is_weighted_groups_times_batch_size(preds_and_batch):
+    """loss = bs * (w_reg * (box + dfl) + w_cls * cls), and the gradient sees the weights."""
+    model, _, batch = preds_and_batch
+    model.args.weighting = "alwa2"
+    crit = ALWADetectionLoss(model)
+    crit.weighting.set_weights(0.2, 1.0)
+    preds = model(batch["img"])
+    loss, items = crit(preds, batch)
+    expected = 2 * (items["box_loss"] + items["dfl_loss"] + 0.2 * items["cls_loss"])
+    torch.testing.assert_close(loss.sum().detach(), expected)
+
+    # gradient check on the class logits: the cls term's gradient is scaled by w_cls exactly
+    def cls_grad(w_cls):
+        model.zero_grad()
+        crit.weighting.set_weights(w_cls, 1.0)
+        out = model(batch["img"])
+        crit(out, batch)[0].sum().backward()
+        return model.model[-1].cv3[0][-1].weight.grad.clone()
+
+    g1, g02 = cls_grad(1.0), cls_grad(0.2)
+    assert g1.abs().sum() > 0
+    torch.testing.assert_close(g02, 0.2 * g1, rtol=1e-4, atol=1e-8)
+
+
+def test_ciou_is_stock_box_term(preds_and_batch):
+    model, preds, batch = preds_and_batch
+    _, stock = v8DetectionLoss(model)(preds, batch)
+    model.args.weighting, model.args.reg_loss = "fixed", "ciou"
+    _, items = ALWADetectionLoss(model)(preds, batch)
+    torch.testing.assert_close(items["box_loss"], stock["box_loss"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("reg_loss", REG_LOSSES)
+def test_each_reg_loss_gives_finite_loss_and_gradients(preds_and_batch, reg_loss):
+    model, _, batch = preds_and_batch
+    model.args.weighting, model.args.reg_loss = "fixed", reg_loss
+    crit = ALWADetectionLoss(model)
+    model.zero_grad()
+    loss, items = crit(model(batch["img"]), batch)
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and items["box_loss"] > 0
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    model.args.reg_loss = "ciou"
+
+
+# --- the regression losses on hand-built boxes ----------------------------------------------------------------
+BOX = torch.tensor([[0.0, 0.0, 4.0, 4.0]])
+
+
+@pytest.mark.parametrize("name", REG_LOSSES)
+def test_perfect_prediction_is_zero(name):
+    anchors = torch.tensor([[2.0, 2.0]])
+    assert box_regression_loss(name, BOX.clone(), BOX.clone(), anchors).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_known_offset_pair():
+    """pred = target shifted right by 2 (4x4 boxes): IoU = 8 / 24 = 1/3.
+
+    Enclosing box is 6x4 (area 24) = union, so GIoU = IoU; centre distance^2 = 4, enclosing diagonal^2 = 36 + 16,
+    so DIoU = 1/3 - 4/52; the aspect ratios match, so CIoU = DIoU. Distances from the anchor (2, 2): target
+    (2, 2, 2, 2), pred (0, 2, 4, 2) -> L1 = mean(2, 0, 2, 0) = 1; SmoothL1 (beta 1) = mean(1.5, 0, 1.5, 0) = 0.75.
+    """
+    pred, anchors = BOX + torch.tensor([2.0, 0.0, 2.0, 0.0]), torch.tensor([[2.0, 2.0]])
+    iou = 1 / 3
+    expected = {
+        "iou": 1 - iou,
+        "giou": 1 - iou,
+        "diou": 1 - (iou - 4 / 52),
+        "ciou": 1 - (iou - 4 / 52),
+        "l1": 1.0,
+        "smoothl1": 0.75,
+    }
+    for name, value in expected.items():
+        got = box_regression_loss(name, pred, BOX, anchors, beta=1.0).item()
+        assert got == pytest.approx(value, rel=1e-5), name
+
+
+def test_giou_penalises_the_empty_enclosure():
+    """Disjoint boxes: IoU loss saturates at 1 while GIoU keeps a slope (1 + empty fraction of the hull)."""
+    far = BOX + torch.tensor([8.0, 0.0, 8.0, 0.0])  # hull 12x4 = 48, union 32
+    assert box_regression_loss("iou", far, BOX).item() == pytest.approx(1.0, abs=1e-6)
+    assert box_regression_loss("giou", far, BOX).item() == pytest.approx(1 + 16 / 48, rel=1e-5)
+
+
+DEGENERATE = {
+    "zero width": (torch.tensor([[2.0, 0.0, 2.0, 4.0]]), BOX),
+    "identical centres": (torch.tensor([[1.0, 1.0, 3.0, 3.0]]), BOX),
+    "no overlap": (BOX + 10.0, BOX),
+    "identical boxes": (BOX.clone(), BOX),
+}
+
+
+@pytest.mark.parametrize("name", REG_LOSSES)
+@pytest.mark.parametrize("case", list(DEGENERATE))
+def test_degenerate_boxes_have_finite_gradients(name, case):
+    pred, target = DEGENERATE[case]
+    pred = pred.clone().requires_grad_(True)
+    loss = box_regression_loss(name, pred, target, torch.tensor([[2.0, 2.0]]))
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(pred.grad).all()
+
+
+def test_unknown_reg_loss_names_value_and_choices():
+    with pytest.raises(ValueError, match="'bogus'.*ciou, giou, diou, iou, l1, smoothl1"):
+        check_reg_loss("bogus")
+    with pytest.raises(ValueError, match="bogus"):
+        make_model(reg_loss="bogus").loss(make_batch())
+
+
+def test_end_to_end_model_is_refused():
+    model = ALWADetectionModel("yolo26n.yaml", nc=3, verbose=False)
+    model.args = get_cfg(DEFAULT_CFG)
+    with pytest.raises(ValueError, match="end-to-end"):
+        model.init_criterion()
+
+
+def test_stock_copy_shares_tensors_and_is_plain():
+    model = make_model()
+    stock = model.as_stock(alwa_state={"w": 1})
+    assert type(stock) is DetectionModel and stock.alwa_state == {"w": 1}
+    assert stock.model[0].conv.weight is model.model[0].conv.weight
+    assert not hasattr(model, "alwa_state")
