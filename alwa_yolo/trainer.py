@@ -5,6 +5,7 @@ It overrides only named hooks of ``DetectionTrainer`` / ``BaseTrainer``:
 - ``get_model``: an :class:`~alwa_yolo.model.ALWADetectionModel` (refusing end-to-end heads);
 - ``get_validator``: the stock validator, handed only Ultralytics' own arguments;
 - ``get_dataset``: resolves generated datasets (the built-in demo set) before Ultralytics checks the yaml;
+- ``build_optimizer``: adds the strategy's own parameters (uncertainty weighting's log-variances);
 - ``save_metrics``: adds ``alwa/w_cls`` and ``alwa/w_reg`` columns to ``results.csv``;
 - ``save_model``: checkpoints hold a plain ``DetectionModel`` plus the weighting state (``alwa_state``);
 - ``check_resume`` / ``resume_training``: restore the alwa-yolo options and the weighting state.
@@ -48,13 +49,17 @@ class ALWADetectionTrainer(DetectionTrainer):
         self.weight_log = WeightLog(self.save_dir)
         self.add_callback("on_train_start", _log_start)
         self.add_callback("on_train_batch_end", _log_batch)
+        self.add_callback("on_train_epoch_end", _weighting_epoch_end)
         self.add_callback("on_train_epoch_end", _log_epoch)
         self.add_callback("on_train_end", _log_end)
 
     # --- model and data -----------------------------------------------------------------------------------------
     def get_model(self, cfg: Any = None, weights: torch.nn.Module | None = None, verbose: bool = True):
         """An ALWA-weighted detection model built from ``cfg``, with ``weights`` loaded if given."""
-        model = ALWADetectionModel(cfg, nc=self.data["nc"], ch=self.data["channels"], verbose=verbose and RANK == -1)
+        from .anchor_model import AnchorDetectionModel, is_anchor_cfg  # YOLOv5-style head, docs/anchor_head.md
+
+        model_cls = AnchorDetectionModel if is_anchor_cfg(cfg) else ALWADetectionModel
+        model = model_cls(cfg, nc=self.data["nc"], ch=self.data["channels"], verbose=verbose and RANK == -1)
         if is_end2end(model):
             model.init_criterion()  # raises EndToEndNotSupported with the explanation
         model = self.set_model_names_for_load(model)
@@ -81,6 +86,14 @@ class ALWADetectionTrainer(DetectionTrainer):
         if getattr(model, "criterion", None) is None:
             model.criterion = model.init_criterion()
         return model.criterion.weighting
+
+    def build_optimizer(self, model: torch.nn.Module, *args: Any, **kwargs: Any):
+        """Ultralytics' optimiser, plus a group for the strategy's own parameters (uncertainty weighting's)."""
+        optimizer = super().build_optimizer(model, *args, **kwargs)
+        params = self.weighting.parameters()
+        if params:
+            optimizer.add_param_group({"params": params, "weight_decay": 0.0, "param_group": "weighting"})
+        return optimizer
 
     # --- logging and checkpoints --------------------------------------------------------------------------------
     def save_metrics(self, metrics: dict) -> None:
@@ -140,9 +153,15 @@ def _log_batch(trainer: ALWADetectionTrainer) -> None:
         trainer.weight_log.batch_end(trainer.weighting, trainer.loss_items, epoch=trainer.epoch + 1)
 
 
+def _weighting_epoch_end(trainer: ALWADetectionTrainer) -> None:
+    """Every rank: hand the epoch's mean loss terms to the strategy (DWA sets its next weights from them)."""
+    if trainer.tloss:
+        trainer.weighting.epoch_end(torch.stack([v.detach() for v in trainer.tloss.values()]))
+
+
 def _log_epoch(trainer: ALWADetectionTrainer) -> None:
     if RANK in {-1, 0}:
-        trainer.weight_log.epoch_end()
+        trainer.weight_log.epoch_end(trainer.weighting, epoch=trainer.epoch + 1)
 
 
 def _log_end(trainer: ALWADetectionTrainer) -> None:

@@ -51,12 +51,19 @@ class WeightLog:
         self.iterations.append(weighting.iteration)
         self.weights.append(self._in_effect)  # an update at this iteration applies from the next one
         self._in_effect = (weighting.w["cls"], weighting.w["reg"])
+        self.write_new_updates(weighting, epoch)
+
+    def write_new_updates(self, weighting: LossWeighting, epoch: int) -> None:
+        """Append the updates made since the last call to ``alwa.csv``."""
         if len(weighting.history) > self.updates_written:
             self.append_rows(weighting.history[self.updates_written :], epoch)
             self.updates_written = len(weighting.history)
 
-    def epoch_end(self) -> None:
-        """Copy the epoch's group losses to the host in one transfer."""
+    def epoch_end(self, weighting: LossWeighting | None = None, epoch: int = 0) -> None:
+        """Write updates made at the epoch's end (DWA's) and copy the epoch's group losses to the host at once."""
+        if weighting is not None:
+            self.write_new_updates(weighting, epoch)
+            self._in_effect = (weighting.w["cls"], weighting.w["reg"])
         if self._pending:
             self.group_losses.extend(torch.stack(self._pending).cpu().numpy())
             self._pending.clear()

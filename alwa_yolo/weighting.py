@@ -103,6 +103,10 @@ class LossWeighting:
             self._masks[terms.device] = mask
         return mask.to(terms.dtype) @ terms
 
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """Learnable parameters the optimiser must update (only uncertainty weighting has any)."""
+        return []
+
     def observe(self, terms: torch.Tensor, weighted: torch.Tensor) -> None:
         """See one training iteration's detached terms before and after weighting (``self.iteration`` counts it)."""
 
@@ -273,7 +277,101 @@ class ALWA2Raw(ALWA):
         return min(1.0, s_reg / s_cls) if s_cls > 0 else 1.0
 
 
-WEIGHTINGS: dict[str, type[LossWeighting]] = {cls.name: cls for cls in (FixedWeighting, ALWA1, ALWA, ALWA2Raw)}
+def _all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
+    """Average a tensor over DDP ranks (identity without a process group), so every rank sets the same weights."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        x = x.clone()
+        dist.all_reduce(x)
+        x /= dist.get_world_size()
+    return x
+
+
+class UncertaintyWeighting(LossWeighting):
+    """Uncertainty weighting (Kendall, Gal, Cipolla, CVPR 2018), one learnable log-variance per ALWA group.
+
+    ``loss = sum_g 0.5 * exp(-s_g) * L_g + 0.5 * s_g`` with ``s_g = log sigma_g^2`` learned by the optimiser
+    (the trainer adds :meth:`parameters` to it, without weight decay), as in LibMTL. The reported weight of a group
+    is ``0.5 * exp(-s_g)``, read once per epoch.
+    """
+
+    name = "uw"
+
+    def __init__(self, groups: Sequence[str]):
+        super().__init__(groups)
+        self.log_vars = torch.nn.Parameter(torch.zeros(len(GROUPS)))
+        self.set_weights(0.5, 0.5)
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """The learnable log-variances, for the optimiser."""
+        return [self.log_vars]
+
+    def __call__(self, terms: torch.Tensor, training: bool = True) -> torch.Tensor:
+        """``0.5 exp(-s_g) t_k + 0.5 s_g / n_g`` per term: the sum over terms is the UW loss."""
+        if self.log_vars.device != terms.device:
+            self.log_vars.data = self.log_vars.data.to(terms.device)
+        mask = self.group_sums(torch.eye(len(self.groups), device=terms.device, dtype=terms.dtype))  # (2, n_terms)
+        s = mask.T @ self.log_vars.to(terms.dtype)  # each term's group log-variance
+        n = (mask.T @ mask.sum(1)).clamp(min=1)  # terms in each term's group
+        if training:
+            self.iteration += 1
+        return 0.5 * torch.exp(-s) * terms + 0.5 * s / n
+
+    def epoch_end(self, mean_terms: torch.Tensor | None) -> None:
+        """Refresh the reported weights from the learned log-variances (one host read per epoch)."""
+        w = (0.5 * torch.exp(-self.log_vars.detach())).cpu().tolist()
+        self.set_weights(*w)
+
+    def state_dict(self) -> dict:
+        """Also the log-variances (their optimiser state is in the optimiser's)."""
+        return {**super().state_dict(), "log_vars": self.log_vars.detach().cpu().clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the log-variances in place, so the optimiser keeps pointing at the same tensor."""
+        super().load_state_dict(state)
+        self.log_vars.data.copy_(state["log_vars"].to(self.log_vars.device))
+
+
+class DynamicWeightAverage(LossWeighting):
+    """Dynamic weight average (Liu, Johns, Davison, CVPR 2019) over the two ALWA groups.
+
+    ``w_g(t) = K exp(r_g(t-1) / T) / sum_i exp(r_i(t-1) / T)`` with ``r_g(t-1) = L_g(t-1) / L_g(t-2)`` the ratio of
+    the group's mean loss over the last two epochs, ``K = 2`` groups and temperature ``T = 2``; weights are 1 for the
+    first two epochs. Epoch means are averaged over DDP ranks.
+    """
+
+    name = "dwa"
+
+    def __init__(self, groups: Sequence[str], temperature: float = 2.0):
+        super().__init__(groups)
+        self.temperature = float(temperature)
+        self.epoch_losses: list[list[float]] = []  # per epoch: mean (cls, reg) group loss
+
+    def epoch_end(self, mean_terms: torch.Tensor | None) -> None:
+        """Record the epoch's mean group losses and set the weights for the next epoch."""
+        if mean_terms is None:
+            return
+        g = _all_reduce_mean(self.group_sums(mean_terms.detach().float())).cpu().tolist()
+        self.epoch_losses.append(g)
+        if len(self.epoch_losses) >= 2:
+            (c1, r1), (c2, r2) = self.epoch_losses[-2], self.epoch_losses[-1]
+            ratios = torch.tensor([c2 / max(c1, 1e-12), r2 / max(r1, 1e-12)]) / self.temperature
+            w = (len(GROUPS) * torch.softmax(ratios, 0)).tolist()
+            self.set_weights(*w)
+            self.history.append(WeightUpdate(self.iteration, *(ratios * self.temperature).tolist(), *w, *g))
+
+    def state_dict(self) -> dict:
+        """Also the per-epoch group losses the ratios come from."""
+        return {**super().state_dict(), "epoch_losses": [list(x) for x in self.epoch_losses]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore weights and the epoch-loss history."""
+        super().load_state_dict(state)
+        self.epoch_losses = [list(x) for x in state.get("epoch_losses", [])]
+
+
+WEIGHTINGS: dict[str, type[LossWeighting]] = {
+    cls.name: cls for cls in (FixedWeighting, ALWA1, ALWA, ALWA2Raw, UncertaintyWeighting, DynamicWeightAverage)
+}
 """Strategy name (the ``--weighting`` flag) -> class."""
 
 

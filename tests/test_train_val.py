@@ -170,3 +170,27 @@ def test_python_api_run(tiny_yaml, tmp_path):
                          workers=0, project=str(tmp_path), name="api", plots=False)
     assert (save_dir / "weights" / "last.pt").is_file()
     assert read_csv(save_dir / "alwa.csv") == []  # fixed weights: no updates, header only
+
+
+@pytest.mark.parametrize(
+    "weighting, reg_loss",
+    [("alwa2", "giou"), ("alwa1", "diou"), ("alwa2-raw", "iou"), ("uw", "l1"), ("dwa", "smoothl1"), ("fixed", "l1")],
+)
+def test_short_runs_for_every_strategy_and_box_loss(tiny_data, tmp_path, weighting, reg_loss):
+    """Each strategy and each regression loss trains with finite losses and logs its weights."""
+    from alwa_yolo.trainer import ALWADetectionTrainer
+
+    t = ALWADetectionTrainer(overrides=dict(
+        model="yolov8n.yaml", data=str(tiny_data), epochs=2, imgsz=64, batch=8, device="cpu", workers=0,
+        project=str(tmp_path), name="x", weighting=weighting, reg_loss=reg_loss, alwa_interval=2, plots=False,
+    ))
+    t.train()
+    rows = read_csv(tmp_path / "x" / "results.csv")
+    for r in rows:
+        for k in ("train/box_loss", "train/cls_loss", "train/dfl_loss", "alwa/w_cls", "alwa/w_reg"):
+            assert float(r[k]) == float(r[k]) and abs(float(r[k])) < 1e6, (k, r[k])  # finite
+    if weighting == "dwa":
+        assert float(rows[-1]["alwa/w_cls"]) != 1.0  # set from the two epochs' loss ratios
+    if weighting == "uw":
+        assert t.weighting.parameters()[0].abs().sum() > 0  # the optimiser trained the log-variances
+    assert (tmp_path / "x" / "alwa.png").is_file()

@@ -179,3 +179,37 @@ def test_unknown_name_and_bad_interval():
     with pytest.raises(ValueError, match="at least 2"):
         build_weighting("alwa2", GROUPS, interval=1)
     assert {"fixed", "alwa1", "alwa2", "alwa2-raw"} <= set(WEIGHTINGS)
+
+
+def test_uncertainty_weighting_formula_and_gradient():
+    """Kendall et al.: loss = sum_g 0.5 exp(-s_g) L_g + 0.5 s_g; d/ds_g = -0.5 exp(-s_g) L_g + 0.5."""
+    w = build_weighting("uw", GROUPS)
+    (s,) = w.parameters()
+    with torch.no_grad():
+        s.copy_(torch.tensor([0.3, -0.7]))  # (cls, reg)
+    x = torch.tensor([1.0, 2.0, 3.0])  # box, cls, dfl -> L_cls = 2, L_reg = 4
+    loss = w(x).sum()
+    expected = 0.5 * np.exp(-0.3) * 2 + 0.5 * 0.3 + 0.5 * np.exp(0.7) * 4 + 0.5 * -0.7
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    np.testing.assert_allclose(s.grad.numpy(), [-0.5 * np.exp(-0.3) * 2 + 0.5, -0.5 * np.exp(0.7) * 4 + 0.5],
+                               rtol=1e-5)
+    w.epoch_end(None)
+    assert w.w["cls"] == pytest.approx(0.5 * np.exp(-0.3)) and w.w["reg"] == pytest.approx(0.5 * np.exp(0.7))
+
+
+def test_dynamic_weight_average_formula():
+    """Liu et al.: w_g = K exp(r_g / T) / sum exp(r_i / T), r_g = L_g(t-1) / L_g(t-2), T = 2, K = 2."""
+    w = build_weighting("dwa", GROUPS)
+    x = torch.tensor([1.0, 2.0, 3.0])
+    assert torch.equal(w(x), x)  # epoch 1: unit weights
+    w.epoch_end(torch.tensor([1.0, 4.0, 1.0]))  # cls 4, reg 2
+    assert w.w == {"cls": 1.0, "reg": 1.0}  # still one epoch of history
+    w.epoch_end(torch.tensor([0.5, 3.0, 1.5]))  # cls 3 (ratio 0.75), reg 2 (ratio 1.0)
+    e = np.exp(np.array([0.75, 1.0]) / 2)
+    expected = 2 * e / e.sum()
+    assert [w.w["cls"], w.w["reg"]] == pytest.approx(expected.tolist())
+    np.testing.assert_allclose(w(x).numpy(), [expected[1] * 1, expected[0] * 2, expected[1] * 3], rtol=1e-6)
+    b = build_weighting("dwa", GROUPS)
+    b.load_state_dict(w.state_dict())
+    assert b.w == w.w and b.epoch_losses == w.epoch_losses
