@@ -183,6 +183,7 @@ def test_short_runs_for_every_strategy_and_box_loss(tiny_data, tmp_path, weighti
     t = ALWADetectionTrainer(overrides=dict(
         model="yolov8n.yaml", data=str(tiny_data), epochs=2, imgsz=64, batch=8, device="cpu", workers=0,
         project=str(tmp_path), name="x", weighting=weighting, reg_loss=reg_loss, alwa_interval=2, plots=False,
+        nbs=8,  # step the optimiser every batch: 8 iterations in all
     ))
     t.train()
     rows = read_csv(tmp_path / "x" / "results.csv")
