@@ -98,7 +98,7 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     if not root.exists():
         from ultralytics.utils import LOGGER
 
-        LOGGER.info(f"Generating the demo dataset ({cfg.train} train / {cfg.val} val images) in {root} ...")
+        LOGGER.info(f"Generating dataset ({cfg.train} train / {cfg.val} val images) in {root} ...")
         generate(root, cfg)
     out = root / "data.yaml"
     if not out.exists():
