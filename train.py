@@ -18,7 +18,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alwa_yolo.cli import ROOT, check_weights, default_data, load_hyp, native_imgsz, parse_extra, run_cli
+from alwa_yolo.cli import (
+    ROOT,
+    check_weights,
+    default_data,
+    load_hyp,
+    native_imgsz,
+    parse_extra,
+    repo_path,
+    run_cli,
+)
 from alwa_yolo.errors import UserError
 from alwa_yolo.losses.regression import REG_LOSSES
 from alwa_yolo.options import ALWA_DEFAULTS, GAINS
@@ -81,7 +90,7 @@ def overrides_from(opt: argparse.Namespace) -> dict[str, Any]:
         check_weights(str(last))
         return {"model": str(last), "resume": str(last), **parse_extra(opt.extra, known)}
 
-    weights, cfg = opt.weights, opt.cfg
+    weights, cfg, opt.data = repo_path(opt.weights), repo_path(opt.cfg), repo_path(opt.data)
     if not weights and not cfg:
         weights = "yolov8n.yaml"
     for w in (weights, cfg):

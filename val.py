@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alwa_yolo.cli import ROOT, check_weights, default_data, native_imgsz, run_cli
+from alwa_yolo.cli import ROOT, check_weights, default_data, native_imgsz, repo_path, run_cli
 from alwa_yolo.errors import UserError
 from alwa_yolo.validator import METRICS
 
@@ -77,6 +77,7 @@ def summary(validator: Any) -> dict[str, Any]:
 
 def main(opt: argparse.Namespace) -> dict[str, Any]:
     """Validate with parsed options; print the per-class table and return the summary."""
+    opt.data = repo_path(opt.data)
     check_weights(opt.weights)
     if not opt.weights.endswith(".pt"):
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")

@@ -19,6 +19,13 @@ def default_data() -> str:
     return str(ROOT / "data" / "shapes.yaml")
 
 
+def repo_path(path: str) -> str:
+    """``path`` as given if it exists, else relative to the repository (``data/shapes.yaml`` from any folder)."""
+    if path and not Path(path).exists() and (ROOT / path).exists():
+        return str(ROOT / path)
+    return path
+
+
 def native_imgsz(data: str | Path | None, fallback: int = 640) -> int:
     """The image size a generated dataset was drawn at (128 for the demo set), else ``fallback``.
 

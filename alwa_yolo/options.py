@@ -18,6 +18,9 @@ ALWA_DEFAULTS: dict[str, Any] = {
     "gains": "auto",  # base gains: 'hyp' (Ultralytics' box/cls/dfl), 'unit' (1.0 each) or 'auto'
     "reg_loss": "ciou",  # box term, see alwa_yolo.losses.regression.REG_LOSSES
     "smoothl1_beta": 1.0,  # SmoothL1 switch point, in grid cells
+    "obj": 1.0,  # objectness gain of the anchor-based head (YOLOv5's)
+    "anchor_t": 4.0,  # anchor-based head: max width/height ratio between a target and its anchors
+    "autoanchor": True,  # anchor-based head: re-fit anchors to the dataset before training when they recall < 98%
 }
 """alwa-yolo's own training arguments and their defaults."""
 
@@ -77,4 +80,10 @@ def check_alwa_options(args: Any) -> dict[str, Any]:
     beta = opts["smoothl1_beta"]
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
         raise ValueError(f"smoothl1_beta must be a positive number of grid cells, got {beta!r}")
+    for key in ("obj", "anchor_t"):
+        v = opts[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+            raise ValueError(f"{key} must be a positive number, got {v!r}")
+    if not isinstance(opts["autoanchor"], bool):
+        raise ValueError(f"autoanchor must be true or false, got {opts['autoanchor']!r}")
     return alwa_options(args)

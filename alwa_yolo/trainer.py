@@ -7,7 +7,8 @@ It overrides only named hooks of ``DetectionTrainer`` / ``BaseTrainer``:
 - ``get_dataset``: resolves generated datasets (the built-in demo set) before Ultralytics checks the yaml;
 - ``build_optimizer``: adds the strategy's own parameters (uncertainty weighting's log-variances);
 - ``save_metrics``: adds ``alwa/w_cls`` and ``alwa/w_reg`` columns to ``results.csv``;
-- ``save_model``: checkpoints hold a plain ``DetectionModel`` plus the weighting state (``alwa_state``);
+- ``save_model``: checkpoints hold a plain ``DetectionModel`` (the anchor-based model keeps its class) plus the
+  weighting state (``alwa_state``);
 - ``check_resume`` / ``resume_training``: restore the alwa-yolo options and the weighting state.
 
 Everything else (data, optimiser, EMA, AMP, DDP, validation, plots) is stock Ultralytics.
@@ -22,6 +23,7 @@ from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
+from .autoanchor import autoanchor_callback
 from .data.resolve import resolve_data
 from .model import ALWADetectionModel, EndToEndNotSupported, is_end2end
 from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_alwa_options
@@ -47,6 +49,7 @@ class ALWADetectionTrainer(DetectionTrainer):
         super().__init__(DEFAULT_CFG if cfg is None else cfg, overrides, _callbacks)
         self.alwa = check_alwa_options(self.args)
         self.weight_log = WeightLog(self.save_dir)
+        self.add_callback("on_pretrain_routine_end", autoanchor_callback)  # no-op for anchor-free models
         self.add_callback("on_train_start", _log_start)
         self.add_callback("on_train_batch_end", _log_batch)
         self.add_callback("on_train_epoch_end", _weighting_epoch_end)
@@ -102,7 +105,8 @@ class ALWADetectionTrainer(DetectionTrainer):
         super().save_metrics({**metrics, "alwa/w_cls": w["cls"], "alwa/w_reg": w["reg"]})
 
     def save_model(self) -> bool:
-        """Save checkpoints whose model is a plain ``DetectionModel`` carrying ``alwa_state``.
+        """Save checkpoints whose model carries ``alwa_state`` and, for the anchor-free head, is a plain
+        ``DetectionModel``.
 
         Stock Ultralytics then loads ``best.pt`` without alwa_yolo, and ``--resume`` finds the weighting state.
         """

@@ -27,7 +27,8 @@ ANCHOR_YAML = ROOT / "cfg" / "models" / "yolov8n-anchor.yaml"
 
 
 def _args(**kw) -> SimpleNamespace:
-    base = dict(weighting="fixed", alwa_interval=100, gains="auto", reg_loss="ciou", smoothl1_beta=1.0, box=7.5, cls=0.5)
+    base = dict(weighting="fixed", alwa_interval=100, gains="auto", reg_loss="ciou", smoothl1_beta=1.0)
+    base.update(box=7.5, cls=0.5)  # Ultralytics' defaults
     return SimpleNamespace(**{**base, **kw})
 
 
@@ -299,26 +300,41 @@ def test_overfit_a_handful_of_images(overfit_data, tmp_path):
     assert type(ckpt["model"]) is AnchorDetectionModel  # the class survives: stock Ultralytics has no anchor head
 
 
-def test_alwa2_with_autoanchor_in_the_trainer(tiny_data, tmp_path):
-    """alwa2 with a 2-iteration window, and anchors far too small for the boxes so autoanchor must re-fit them."""
+def test_alwa2_autoanchor_and_resume_in_the_trainer(tiny_data, tmp_path):
+    """alwa2 with a 2-iteration window; anchors far too small for the boxes, so autoanchor must re-fit them; the run
+    is interrupted after epoch 1 and resumed: the re-fitted anchors and the weighting state come back."""
     from alwa_yolo.trainer import ALWADetectionTrainer
 
     cfg = yaml.safe_load(ANCHOR_YAML.read_text())
     cfg["anchors"] = [[1, 1, 1, 2, 2, 1], [2, 2, 2, 3, 3, 2], [3, 3, 3, 4, 4, 3]]
     model_yaml = tmp_path / "yolov8n-anchor-tiny.yaml"  # the name keeps the scale letter
     model_yaml.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    trainer = ALWADetectionTrainer(overrides=dict(
+    first = ALWADetectionTrainer(overrides=dict(
         model=str(model_yaml), data=str(tiny_data), epochs=2, imgsz=64, batch=8, device="cpu", workers=0,
         project=str(tmp_path), name="x", weighting="alwa2", alwa_interval=2, plots=False,
     ))
-    trainer.add_callback("on_pretrain_routine_end", autoanchor_callback)
-    trainer.train()
-    rows = _read_csv(trainer.save_dir / "results.csv")
-    assert "train/obj_loss" in rows[0] and "val/obj_loss" in rows[0]
+    first.add_callback("on_pretrain_routine_end", autoanchor_callback)
+
+    def stop_after_one(trainer):
+        raise KeyboardInterrupt  # as if Ctrl-C after epoch 1 was saved
+
+    first.add_callback("on_fit_epoch_end", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        first.train()
+    fitted = first.model.model[-1].anchor_wh.clone()
+    assert fitted.min() > 4  # re-fitted to the tiny set's 16-32 px boxes
+    assert torch.equal(first.ema.ema.model[-1].anchor_wh, fitted)
+
+    last = first.save_dir / "weights" / "last.pt"
+    resumed = ALWADetectionTrainer(overrides={"model": str(last), "resume": str(last)})
+    resumed.add_callback("on_pretrain_routine_end", autoanchor_callback)  # skipped on resume
+    resumed.train()
+    assert isinstance(resumed.model, AnchorDetectionModel) and resumed.weighting.iteration == 8
+    rows = _read_csv(first.save_dir / "results.csv")
+    assert len(rows) == 2 and "train/obj_loss" in rows[0] and "val/obj_loss" in rows[0]
     assert all(math.isfinite(float(r[f"{s}/{n}"])) for r in rows for s in ("train", "val") for n in LOSS_NAMES)
-    updates = _read_csv(trainer.save_dir / "alwa.csv")
-    assert len(updates) == 4  # 32 images / batch 8 = 4 iterations per epoch, 8 in all, a window every 2
-    ckpt = torch.load(trainer.save_dir / "weights" / "last.pt", map_location="cpu", weights_only=False)
-    anchors = ckpt["model"].model[-1].anchor_wh.float()
-    assert anchors.min() > 4  # re-fitted to the tiny set's 16-32 px boxes, saved with the (EMA) weights
-    assert ckpt["model"].alwa_state["name"] == "alwa2"
+    updates = _read_csv(first.save_dir / "alwa.csv")
+    assert [int(u["iteration"]) for u in updates] == [2, 4, 6, 8]  # 32 images / batch 8: 4 iterations per epoch
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    assert torch.allclose(ckpt["model"].model[-1].anchor_wh.float(), fitted, rtol=1e-3)  # saved in fp16
+    assert ckpt["model"].alwa_state["name"] == "alwa2" and ckpt["model"].alwa_state["iteration"] == 8
