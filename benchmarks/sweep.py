@@ -132,12 +132,14 @@ def main(argv=None) -> None:
     parser.add_argument("--reg-losses", nargs="+", default=list(REG_LOSSES))
     parser.add_argument("--alwa-interval", type=int, default=100)
     parser.add_argument("--out", default=str(HERE / "results" / "shapes"))
+    parser.add_argument("--table-only", action="store_true", help="tabulate finished runs, train nothing")
     opt = parser.parse_args(argv)
     out = Path(opt.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for c in configs(opt):
-        s = train(c, opt)
+        done = (Path(opt.out) / "runs" / run_name(c) / "summary.json").exists()
+        s = train(c, opt) if (done or not opt.table_only) else None
         if s is not None:
             results.append((c, s))
     md = table(results)
