@@ -23,6 +23,7 @@ from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
+from .anchor_model import AnchorDetectionModel, is_anchor_cfg
 from .autoanchor import autoanchor_callback
 from .data.resolve import resolve_data
 from .model import ALWADetectionModel, EndToEndNotSupported, is_end2end
@@ -58,9 +59,8 @@ class ALWADetectionTrainer(DetectionTrainer):
 
     # --- model and data -----------------------------------------------------------------------------------------
     def get_model(self, cfg: Any = None, weights: torch.nn.Module | None = None, verbose: bool = True):
-        """An ALWA-weighted detection model built from ``cfg``, with ``weights`` loaded if given."""
-        from .anchor_model import AnchorDetectionModel, is_anchor_cfg  # YOLOv5-style head, docs/anchor_head.md
-
+        """An ALWA-weighted detection model built from ``cfg`` (anchor-free, or the anchor-based head when the yaml
+        ends in ``AnchorDetect``), with the matching tensors of ``weights`` loaded if given."""
         model_cls = AnchorDetectionModel if is_anchor_cfg(cfg) else ALWADetectionModel
         model = model_cls(cfg, nc=self.data["nc"], ch=self.data["channels"], verbose=verbose and RANK == -1)
         if is_end2end(model):
