@@ -27,27 +27,38 @@ def _load_detections(det_json: str | os.PathLike | list[dict]) -> list[dict]:
     return dets
 
 
-def coco_eval(gt_json: str | os.PathLike, det_json: str | os.PathLike | list[dict]) -> dict[str, float]:
+def _load_ground_truth(gt_json: str | os.PathLike | dict):
+    """A pycocotools ``COCO`` index from a file, or from an in-memory dataset dict (Ultralytics' ``gdict``)."""
+    from pycocotools.coco import COCO
+
+    if not isinstance(gt_json, dict):
+        return COCO(str(gt_json))
+    gt = COCO()
+    gt.dataset = {"info": {}, **gt_json}
+    gt.createIndex()
+    return gt
+
+
+def coco_eval(gt_json: str | os.PathLike | dict, det_json: str | os.PathLike | list[dict]) -> dict[str, float]:
     """Run ``COCOeval`` (bbox) and return the headline numbers.
 
     pycocotools' progress prints are swallowed so that callers control the output.
 
     Args:
-        gt_json: COCO ground-truth file (``instances_val2017.json`` format).
+        gt_json: COCO ground-truth file (``instances_val2017.json`` format), or the same content as a dict.
         det_json: COCO results file, or the list of detection dicts itself.
 
     Returns:
         ``{"AP", "AP50", "AP75", "APs", "APm", "APl"}``; as in pycocotools, -1.0 means "no ground truth in that
         area range". With no detections at all every value is 0.0 (pycocotools cannot load an empty result list).
     """
-    from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     dets = _load_detections(det_json)
     if not dets:
         return dict.fromkeys(STAT_NAMES, 0.0)
     with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(str(gt_json))
+        gt = _load_ground_truth(gt_json)
         evaluator = COCOeval(gt, gt.loadRes(dets), "bbox")
         evaluator.evaluate()
         evaluator.accumulate()

@@ -92,11 +92,13 @@ def test_val_voc07_metric(trained, tiny_yaml, tmp_path):
     out = tmp_path / "voc.json"
     p = run_script(
         "val.py", "--data", str(tiny_yaml), "--weights", str(run / "weights" / "best.pt"), "--img", "64",
-        "--metric", "voc07", "--json", str(out), "--device", "cpu", "--project", str(tmp_path), "--no-plots",
+        "--metric", "voc07", "--save-json", "--json", str(out), "--device", "cpu", "--project", str(tmp_path),
+        "--no-plots",
     )
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.loads(out.read_text())
     assert 0.0 <= result["voc07_mAP50"] <= 1.0
+    assert set(result["pycocotools"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl"}  # gt built from the labels
 
 
 def test_checkpoint_loads_and_predicts_in_stock_ultralytics(trained, tmp_path):
