@@ -197,3 +197,21 @@ def test_short_runs_for_every_strategy_and_box_loss(tiny_data, tmp_path, weighti
     if weighting == "uw":
         assert t.weighting.parameters()[0].abs().sum() > 0  # the optimiser trained the log-variances
     assert (tmp_path / "x" / "alwa.png").is_file()
+
+
+@pytest.mark.parametrize("weighting", ["fixed", "alwa2"])
+def test_anchor_head_through_train_and_val_scripts(tiny_yaml, tmp_path, weighting):
+    """The anchor-based yaml trains with train.py (objectness column) and val.py evaluates its checkpoint."""
+    p = run_script(
+        "train.py", "--data", str(tiny_yaml), "--weights", "cfg/models/yolov8n-anchor.yaml", "--epochs", "1",
+        "--img", "64", "--batch-size", "8", "--weighting", weighting, "--alwa-interval", "2",
+        "--project", str(tmp_path), "--name", "a", *TRAIN_FAST,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = read_csv(tmp_path / "a" / "results.csv")
+    assert {"train/box_loss", "train/obj_loss", "train/cls_loss", "alwa/w_cls"} <= set(rows[0])
+    out = tmp_path / "a.json"
+    p = run_script("val.py", "--data", str(tiny_yaml), "--weights", str(tmp_path / "a" / "weights" / "best.pt"),
+                   "--img", "64", "--json", str(out), "--device", "cpu", "--project", str(tmp_path), "--no-plots")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "mAP50-95" in json.loads(out.read_text())
