@@ -91,6 +91,8 @@ def overrides_from(opt: argparse.Namespace) -> dict[str, Any]:
         return {"model": str(last), "resume": str(last), **parse_extra(opt.extra, known)}
 
     weights, cfg, opt.data = repo_path(opt.weights), repo_path(opt.cfg), repo_path(opt.data)
+    if opt.imgsz is not None and opt.imgsz < 32:
+        raise UserError(f"--img {opt.imgsz} is too small: YOLO needs at least 32 pixels (a multiple of 32 is best).")
     if not weights and not cfg:
         weights = "yolov8n.yaml"
     for w in (weights, cfg):
@@ -141,6 +143,10 @@ def main(opt: argparse.Namespace) -> Path:
 
     try:
         trainer = ALWADetectionTrainer(overrides=overrides)
+    except (ValueError, TypeError, SyntaxError, FileNotFoundError, RuntimeError) as e:
+        # set-up only (argument types, device, dataset check): these are Ultralytics' words on the user's input
+        raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
+    try:
         trainer.train()
     except EndToEndNotSupported as e:
         raise UserError(str(e)) from None

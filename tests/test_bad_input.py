@@ -22,7 +22,7 @@ def fails_cleanly(p, *needles: str) -> str:
 
 
 def train(*args: str, **kw):
-    return run_script("train.py", *args, "--epochs", "1", "--img", "64", *TRAIN_FAST, **kw)
+    return run_script("train.py", "--epochs", "1", "--img", "64", *TRAIN_FAST, *args, **kw)  # the test's flags win
 
 
 @pytest.fixture
@@ -78,6 +78,9 @@ def test_missing_weights_fails_fast(tiny_yaml, tmp_path):
         (["--gains", "huge"], "unknown gains 'huge'"),
         (["lr00=0.1"], "Did you mean 'lr0'"),
         (["--no-such-flag"], "unrecognised argument"),
+        (["lr0=abc"], "'lr0=abc' is of invalid type"),
+        (["--device", "7"], "Invalid CUDA 'device=7'"),
+        (["--img", "0"], "too small"),
     ],
 )
 def test_unknown_options(tiny_yaml, tmp_path, flags, needle):
