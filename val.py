@@ -109,7 +109,13 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
 
     if opt.task == "test" and not (yaml.safe_load(Path(data).read_text()) or {}).get("test"):
         raise UserError(f"--task test: dataset yaml '{opt.data}' has no 'test:' split. Use --task val or add one.")
-    validator = ALWADetectionValidator(args=args, metric=opt.metric)
+    try:
+        from ultralytics.utils.torch_utils import select_device
+
+        select_device(opt.device or "", verbose=False)
+        validator = ALWADetectionValidator(args=args, metric=opt.metric)
+    except (ValueError, TypeError, SyntaxError) as e:  # set-up only: Ultralytics' words on the user's input
+        raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
     validator()
     result = summary(validator)
     if opt.json:

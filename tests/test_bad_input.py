@@ -69,6 +69,15 @@ def test_missing_weights_fails_fast(tiny_yaml, tmp_path):
     fails_cleanly(p, "missing.pt", "not found")
 
 
+def test_val_bad_device_and_missing_test_split(tiny_yaml, tmp_path):
+    ckpt = tmp_path / "fake.pt"
+    ckpt.write_bytes(b"")  # never loaded: the checks come first
+    p = run_script("val.py", "--weights", str(ckpt), "--data", str(tiny_yaml), "--device", "7")
+    fails_cleanly(p, "Invalid CUDA 'device=7'")
+    p = run_script("val.py", "--weights", str(ckpt), "--data", str(tiny_yaml), "--task", "test")
+    fails_cleanly(p, "no 'test:' split")
+
+
 @pytest.mark.parametrize(
     "flags, needle",
     [
