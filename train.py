@@ -80,14 +80,30 @@ def latest_checkpoint(project: str | Path) -> Path:
     return runs[-1]
 
 
+def check_resumable(last: Path) -> None:
+    """A checkpoint can be resumed only while its run is unfinished (Ultralytics marks a finished one epoch -1)."""
+    check_weights(str(last))
+    from ultralytics.utils.patches import torch_load
+
+    try:
+        ckpt = torch_load(last, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise UserError(f"cannot read checkpoint '{last}' ({e}). Is it a .pt written by train.py?") from None
+    if not isinstance(ckpt, dict) or ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
+        raise UserError(
+            f"'{last}' is from a finished run (or holds no optimiser state), so there is nothing to resume. To "
+            f"train it longer, start a new run from it: --weights {last} --epochs N."
+        )
+
+
 def overrides_from(opt: argparse.Namespace) -> dict[str, Any]:
     """Map the flags onto the trainer's arguments (Ultralytics' plus alwa-yolo's)."""
     from alwa_yolo.options import DEFAULT_CFG
 
     known = set(DEFAULT_CFG)
     if opt.resume:
-        last = latest_checkpoint(opt.project) if opt.resume is True else Path(opt.resume)
-        check_weights(str(last))
+        last = latest_checkpoint(opt.project) if opt.resume is True else Path(repo_path(str(opt.resume)))
+        check_resumable(last)
         return {"model": str(last), "resume": str(last), **parse_extra(opt.extra, known)}
 
     weights, cfg, opt.data = repo_path(opt.weights), repo_path(opt.cfg), repo_path(opt.data)

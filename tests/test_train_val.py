@@ -150,6 +150,12 @@ def test_resume_restores_alwa_state(tiny_data, tmp_path):
     assert [int(r["iteration"]) for r in rows] == [3, 6, 9, 12, 15, 18, 21, 24]  # appended, not rewritten
 
 
+def test_resume_of_a_finished_run_is_explained(trained, tmp_path):
+    run, _ = trained
+    p = run_script("train.py", "--resume", str(run / "weights" / "last.pt"))
+    assert p.returncode == 2 and "finished run" in p.stderr and "Traceback" not in p.stderr + p.stdout
+
+
 def test_finetune_from_checkpoint_starts_fresh_alwa_state(trained, tiny_yaml, tmp_path):
     run, _ = trained
     p = run_script(
