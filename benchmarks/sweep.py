@@ -65,7 +65,7 @@ def table(results: list[tuple[dict, dict]]) -> str:
     for c, s in results:
         groups.setdefault((c["reg_loss"], c["weighting"], c["gains"]), []).append(s)
     lines = [
-        "| reg loss | weighting | base gains | mAP50 | mAP50-95 | final w_cls / w_reg | ALWA updates | s/it | seeds |",
+        "| reg loss | weighting | base gains | mAP50 | mAP50-95 | final w_cls / w_reg | windows S_cls > S_reg | s/it | seeds |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (reg, w, g), ss in groups.items():
@@ -76,8 +76,8 @@ def table(results: list[tuple[dict, dict]]) -> str:
         wc = np.mean([s["w_final"]["cls"] for s in ss])
         wr = np.mean([s["w_final"]["reg"] for s in ss])
         n_up = np.mean([len(s["updates"]) for s in ss])
-        fired = np.mean([sum(u["w_cls"] != 1.0 for u in s["updates"]) for s in ss])
-        upd = f"{fired:.0f} of {n_up:.0f} moved w" if w.startswith("alwa") else "-"
+        fired = np.mean([sum(u["stat_cls"] > u["stat_reg"] for u in s["updates"]) for s in ss])
+        upd = f"{fired:.1f} of {n_up:.0f}" if w.startswith("alwa") else "-"
         sit = np.median([s["median_s_per_it"] for s in ss])
         lines.append(f"| {reg} | {w} | {g} | {mr('mAP50')} | {mr('mAP50-95')} | {wc:.2f} / {wr:.2f} | {upd} "
                      f"| {sit:.3f} | {len(ss)} |")
