@@ -13,23 +13,22 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
 
 from alwa_yolo.data.resolve import resolve_data  # noqa: E402
 from alwa_yolo.trainer import ALWADetectionTrainer  # noqa: E402
+from timing import attach_iteration_timer  # noqa: E402
 
 
 def timed_run(trainer_cls, overrides: dict) -> list[float]:
     """Train once and return the seconds of every iteration."""
     trainer = trainer_cls(overrides=overrides)
-    times, start = [], [0.0]
-    trainer.add_callback("on_train_batch_start", lambda t: start.__setitem__(0, time.perf_counter()))
-    trainer.add_callback("on_train_batch_end", lambda t: times.append(time.perf_counter() - start[0]))
+    times = attach_iteration_timer(trainer)
     trainer.train()
     return times
 

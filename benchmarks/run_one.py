@@ -8,22 +8,21 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alwa_yolo.data.resolve import resolve_data  # noqa: E402
 from alwa_yolo.trainer import ALWADetectionTrainer  # noqa: E402
+from timing import attach_iteration_timer  # noqa: E402
 
 
 def main(overrides: dict) -> dict:
     """Train, timing every iteration (forward, backward and optimiser step) with host-side clocks."""
     overrides = {**overrides, "data": str(resolve_data(overrides["data"]))}
     trainer = ALWADetectionTrainer(overrides=overrides)
-    times, start = [], [0.0]
-    trainer.add_callback("on_train_batch_start", lambda t: start.__setitem__(0, time.perf_counter()))
-    trainer.add_callback("on_train_batch_end", lambda t: times.append(time.perf_counter() - start[0]))
+    times = attach_iteration_timer(trainer)
     trainer.train()
     rows = trainer.read_results_csv()
     final = {k: v[-1] for k, v in rows.items()}
