@@ -41,9 +41,13 @@ DEFAULT_CFG = {**DEFAULT_CFG_DICT, **ALWA_DEFAULTS}
 """Ultralytics' default configuration extended with :data:`ALWA_DEFAULTS`: the trainer's ``cfg``."""
 
 
-def _read(args: Any, key: str) -> Any:
+def arg_value(args: Any, key: str, default: Any = None) -> Any:
+    """``key`` from a namespace or a dict (``model.args`` is either, depending on where the model came from);
+    ``default`` when it is absent or None (``ALWA_DEFAULTS[key]`` for alwa-yolo's own keys)."""
     value = args.get(key) if isinstance(args, dict) else getattr(args, key, None)
-    return ALWA_DEFAULTS[key] if value is None else value
+    if value is None:
+        return ALWA_DEFAULTS.get(key) if default is None else default
+    return value
 
 
 def alwa_options(args: Any) -> dict[str, Any]:
@@ -52,7 +56,7 @@ def alwa_options(args: Any) -> dict[str, Any]:
     Checkpoints of stock Ultralytics (or loaded through it) keep only Ultralytics' keys in ``model.args``, so a
     missing key means the default.
     """
-    opts = {k: _read(args, k) for k in ALWA_DEFAULTS}
+    opts = {k: arg_value(args, k) for k in ALWA_DEFAULTS}
     if opts["gains"] == "auto":
         opts["gains"] = AUTO_GAINS.get(opts["weighting"], ADAPTIVE_DEFAULT_GAINS)
     return opts
@@ -66,7 +70,7 @@ def check_alwa_options(args: Any) -> dict[str, Any]:
     """
     from .weighting import WEIGHTINGS  # local: weighting imports nothing from here, keep it that way
 
-    opts = {k: _read(args, k) for k in ALWA_DEFAULTS}
+    opts = {k: arg_value(args, k) for k in ALWA_DEFAULTS}
     if opts["weighting"] not in WEIGHTINGS:
         raise ValueError(f"unknown weighting '{opts['weighting']}'; choose one of: {', '.join(WEIGHTINGS)}")
     interval = opts["alwa_interval"]

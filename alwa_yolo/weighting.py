@@ -205,6 +205,8 @@ class ALWA(LossWeighting):
     """
 
     name = "alwa2"
+    records_weighted = True
+    """The released code logs the group losses already multiplied by the current weights."""
 
     def __init__(self, groups: Sequence[str], interval: int = 100):
         super().__init__(groups)
@@ -212,9 +214,6 @@ class ALWA(LossWeighting):
             raise ValueError(f"ALWA interval must be at least 2 iterations (a sample std needs two), got {interval}")
         self.interval = int(interval)
         self.window = RunningWindow()
-
-    records_weighted = True
-    """The released code logs the group losses already multiplied by the current weights."""
 
     def statistic(self, mean: float, std: float) -> float:
         """``alwa2`` compares standard deviations."""
@@ -269,7 +268,6 @@ class ALWA2Raw(ALWA):
     """
 
     name = "alwa2-raw"
-
     records_weighted = False
 
     def rule(self, s_cls: float, s_reg: float) -> float:

@@ -104,7 +104,6 @@ def test_val_voc07_metric(trained, tiny_yaml, tmp_path):
 def test_checkpoint_loads_and_predicts_in_stock_ultralytics(trained, tmp_path):
     """A process that never imports alwa_yolo (and cannot: the repo is not on its path) loads best.pt."""
     run, _ = trained
-    img = next((Path(sorted(run.parent.parent.glob("*"))[0]).glob("*")), None)  # any path; predict on an array
     code = textwrap.dedent(f"""
         import sys, numpy as np
         sys.path = [p for p in sys.path if p not in ('', {str(ROOT)!r})]
@@ -116,7 +115,6 @@ def test_checkpoint_loads_and_predicts_in_stock_ultralytics(trained, tmp_path):
     """)
     p = run_script("-c", code, cwd=tmp_path)
     assert p.returncode == 0 and "OK DetectionModel 1" in p.stdout, p.stderr[-3000:]
-    del img
 
 
 def test_resume_restores_alwa_state(tiny_data, tmp_path):

@@ -34,7 +34,7 @@ from ultralytics.cfg import DEFAULT_CFG_DICT
 from ultralytics.utils.metrics import bbox_iou
 from ultralytics.utils.ops import xywh2xyxy
 
-from ..options import alwa_options
+from ..options import alwa_options, arg_value
 from .detection import make_weighting
 from .regression import IOU_FLAGS, box_regression_loss, check_reg_loss
 
@@ -143,22 +143,16 @@ def build_targets(
     return out
 
 
-def _arg(args: Any, key: str, default: Any = None) -> Any:
-    """``key`` from a namespace or dict (``model.args`` is either), ``default`` when absent or None."""
-    value = args.get(key) if isinstance(args, dict) else getattr(args, key, None)
-    return default if value is None else value
-
-
 def anchor_gains(args: Any) -> dict[str, float]:
     """Base gains of the three terms: YOLOv5's, or the user's where set, or 1.0 each (see the module docstring)."""
     if alwa_options(args)["gains"] == "unit":
         return dict.fromkeys(YOLOV5_GAINS, 1.0)
     gains = dict(YOLOV5_GAINS)
     for key in ("box", "cls"):
-        value = _arg(args, key)
+        value = arg_value(args, key)
         if value is not None and float(value) != float(DEFAULT_CFG_DICT[key]):
             gains[key] = float(value)
-    gains["obj"] = float(_arg(args, "obj", YOLOV5_GAINS["obj"]))
+    gains["obj"] = float(arg_value(args, "obj", YOLOV5_GAINS["obj"]))
     return gains
 
 
@@ -179,7 +173,7 @@ class AnchorDetectionLoss:
         self.nc, self.nl = self.head.nc, self.head.nl
         self.reg_loss, self.beta = check_reg_loss(opts["reg_loss"]), float(opts["smoothl1_beta"])
         self.gains = anchor_gains(args)
-        self.anchor_t = float(_arg(args, "anchor_t", ANCHOR_T))
+        self.anchor_t = float(arg_value(args, "anchor_t", ANCHOR_T))
         self.balance = BALANCE.get(self.nl, BALANCE_OTHER[: self.nl])
         self.class_weights = getattr(model, "class_weights", None)
         if self.class_weights is not None:

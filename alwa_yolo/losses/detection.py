@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from ultralytics.utils.loss import BboxLoss, v8DetectionLoss
 
-from ..options import alwa_options
+from ..options import alwa_options, arg_value
 from ..weighting import LossWeighting, build_weighting
 from .regression import box_regression_loss, check_reg_loss
 
@@ -32,12 +32,7 @@ def base_gains(args: Any, terms: tuple[str, ...]) -> dict[str, float]:
     opts = alwa_options(args)
     if opts["gains"] == "unit":
         return dict.fromkeys(terms, 1.0)
-    return {t: float(_get(args, t)) for t in terms}
-
-
-def _get(args: Any, key: str) -> Any:
-    """Read ``key`` from a namespace or a dict (model.args is either, depending on where the model came from)."""
-    return args.get(key) if isinstance(args, dict) else getattr(args, key)
+    return {t: float(arg_value(args, t)) for t in terms}
 
 
 def make_weighting(args: Any, loss_names: tuple[str, ...]) -> LossWeighting:
