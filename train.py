@@ -1,14 +1,18 @@
-"""Train a YOLO detector whose loss weights are set by ALWA (or another strategy) on a yaml dataset.
+"""Train a YOLO model whose loss weights are set by ALWA (or another strategy) on a yaml dataset.
 
 Usage:
-    python train.py                                    # the built-in demo set, from scratch, ALWA on
+    python train.py                                    # the built-in demo set, from scratch, adaptive weighting
     python train.py --data data/VOC.yaml --weights yolov8n.pt --img 640 --epochs 100
     python train.py --weights yolov8n.yaml --reg-loss smoothl1 --weighting alwa2 --alwa-interval 50
+    python train.py --data data/shapes-seg.yaml --weights yolov8n-seg.yaml   # instance segmentation
     python train.py --resume runs/train/exp/weights/last.pt
     python train.py --data data/shapes.yaml lr0=0.005 mosaic=0   # any Ultralytics argument as key=value
 
 Python:
     import train; save_dir = train.run(data="data/shapes.yaml", epochs=3)
+
+Every flag, its default and its check come from ``alwa_yolo.options.TRAIN_OPTIONS``. Precedence, lowest first:
+the defaults there, a ``--hyp`` file, the flags given, trailing ``key=value`` arguments.
 """
 
 from __future__ import annotations
@@ -18,58 +22,46 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alwa_yolo.cli import (
-    ROOT,
-    check_weights,
-    default_data,
-    load_hyp,
-    native_imgsz,
-    parse_extra,
-    repo_path,
-    run_cli,
-)
+from alwa_yolo.cli import ROOT, check_weights, load_hyp, native_imgsz, parse_extra, repo_path, run_cli
 from alwa_yolo.errors import UserError
-from alwa_yolo.losses.regression import REG_LOSSES
-from alwa_yolo.options import ALWA_DEFAULTS, GAINS
-from alwa_yolo.weighting import WEIGHTINGS
+from alwa_yolo.options import OPTIONS, SCRIPT_ONLY, TRAIN_OPTIONS, check_options
 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line; trailing ``key=value`` tokens are kept in ``opt.extra`` for Ultralytics."""
+    """Parse the command line: only the flags given appear in the result (defaults are applied by
+    :func:`overrides_from`, below a ``--hyp`` file); trailing ``key=value`` tokens are kept in ``opt.extra``."""
     parser = argparse.ArgumentParser(
-        description="Train a YOLO detector with ALWA-adapted loss weights (Ultralytics inside).",
+        description="Train a YOLO detector or segmenter with adaptively weighted loss terms (Ultralytics inside).",
         epilog="Any other Ultralytics training argument can follow as key=value, e.g. lr0=0.005 mosaic=0.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument("--data", default=default_data(), help="dataset yaml")
-    parser.add_argument(
-        "--weights", default="", help="a .pt to fine-tune, or a model .yaml to train from scratch (default yolov8n.yaml)"
-    )
-    parser.add_argument("--cfg", default="", help="model yaml; with a .pt in --weights, its matching tensors load")
-    parser.add_argument("--img", "--imgsz", "--img-size", dest="imgsz", type=int, default=None,
-                        help="train image size (default: a generated set's own size, else 640)")
-    parser.add_argument("--batch-size", type=int, default=16, help="total batch size")
-    parser.add_argument("--epochs", type=int, default=30, help="training epochs")
-    parser.add_argument("--device", default="", help="cuda device, i.e. 0 or 0,1,2,3 or cpu (default: auto)")
-    parser.add_argument("--workers", type=int, default=8, help="dataloader workers (Ultralytics uses 0 on CPU)")
-    parser.add_argument("--project", default=str(ROOT / "runs" / "train"), help="save to project/name")
-    parser.add_argument("--name", default="exp", help="save to project/name")
-    parser.add_argument("--exist-ok", action="store_true", help="reuse an existing project/name, do not increment")
-    parser.add_argument("--resume", nargs="?", const=True, default=False,
-                        help="resume from a last.pt (or, with no path, the most recent run in --project)")
-    parser.add_argument("--hyp", default="", help="yaml of Ultralytics training arguments, e.g. cfg/hyp/default.yaml")
-    parser.add_argument("--seed", type=int, default=0, help="global training seed")
-    parser.add_argument("--weighting", default=ALWA_DEFAULTS["weighting"], help=f"one of {', '.join(WEIGHTINGS)}")
-    parser.add_argument("--alwa-interval", type=int, default=ALWA_DEFAULTS["alwa_interval"],
-                        help="iterations per ALWA window (>= 2)")
-    parser.add_argument("--gains", default=ALWA_DEFAULTS["gains"],
-                        help=f"base gains ALWA adapts from: {', '.join(GAINS)} (auto: hyp for fixed, else unit)")
-    parser.add_argument("--reg-loss", default=ALWA_DEFAULTS["reg_loss"], help=f"box loss: {', '.join(REG_LOSSES)}")
-    parser.add_argument("--smoothl1-beta", type=float, default=ALWA_DEFAULTS["smoothl1_beta"],
-                        help="SmoothL1 beta, in grid cells")
+    for o in TRAIN_OPTIONS:
+        if not o.flags:
+            continue
+        default = o.describe_default()
+        text = (f"{o.help} (default: {default})" if default else o.help).replace("%", "%%")
+        if o.key == "resume":
+            parser.add_argument(*o.flags, nargs="?", const=True, help=text)
+        elif o.type is bool:
+            action = "store_true" if o.default is False else argparse.BooleanOptionalAction
+            parser.add_argument(*o.flags, dest=o.key, action=action, help=text)
+        else:
+            parser.add_argument(*o.flags, dest=dest(o.key), type=o.type, help=text)
     opt, extra = parser.parse_known_args(argv)
     opt.extra = extra
     return opt
+
+
+def dest(key: str) -> str:
+    """The attribute a flag is parsed into: the option's key, or YOLOv5's name where it differs (``batch_size``)."""
+    flags = OPTIONS[key].flags
+    return key if f"--{key.replace('_', '-')}" in flags or not flags else flags[0][2:].replace("-", "_")
+
+
+def given(opt: argparse.Namespace) -> dict[str, Any]:
+    """The options the user set on the command line (or in ``run(**kwargs)``), by trainer key."""
+    by_dest = {dest(o.key): o.key for o in TRAIN_OPTIONS if o.flags}
+    return {by_dest[k]: v for k, v in vars(opt).items() if k in by_dest}
 
 
 def latest_checkpoint(project: str | Path) -> Path:
@@ -97,89 +89,96 @@ def check_resumable(last: Path) -> None:
 
 
 def overrides_from(opt: argparse.Namespace) -> dict[str, Any]:
-    """Map the flags onto the trainer's arguments (Ultralytics' plus alwa-yolo's)."""
+    """The trainer's arguments (Ultralytics' and alwa-yolo's) from the parsed command line, checked."""
     from alwa_yolo.options import DEFAULT_CFG
 
     known = set(DEFAULT_CFG)
-    if opt.resume:
-        last = latest_checkpoint(opt.project) if opt.resume is True else Path(repo_path(str(opt.resume)))
+    flags = given(opt)
+    extra = parse_extra(opt.extra, known)
+    if flags.get("resume"):
+        resume = flags["resume"]
+        project = flags.get("project", OPTIONS["project"].default)
+        last = latest_checkpoint(repo_path(project)) if resume is True else Path(repo_path(str(resume)))
         check_resumable(last)
-        return {"model": str(last), "resume": str(last), **parse_extra(opt.extra, known)}
+        # Ultralytics' resume honours what can change safely (batch, device, workers, ...) and warns about the rest
+        passed = {k: v for k, v in flags.items() if k not in SCRIPT_ONLY}
+        overrides = {**passed, **extra, "model": str(last), "resume": str(last)}
+        check_options(overrides)
+        return overrides
 
-    weights, cfg, opt.data = repo_path(opt.weights), repo_path(opt.cfg), repo_path(opt.data)
-    if opt.imgsz is not None and opt.imgsz < 32:
-        raise UserError(f"--img {opt.imgsz} is too small: YOLO needs at least 32 pixels (a multiple of 32 is best).")
+    defaults = {o.key: o.default for o in TRAIN_OPTIONS if o.key not in SCRIPT_ONLY and o.default is not None}
+    args = {**defaults, **load_hyp(flags.get("hyp"), known)}
+    args.update({k: v for k, v in flags.items() if k not in SCRIPT_ONLY})
+    args.update(extra)
+    check_options(args)
+
+    weights, cfg = repo_path(flags.get("weights", "")), repo_path(flags.get("cfg", ""))
     if not weights and not cfg:
         weights = "yolov8n.yaml"
-    for w in (weights, cfg):
-        check_weights(w)
+    check_weights(weights, flag="--weights")
+    check_weights(cfg, flag="--cfg")
     if cfg and weights.endswith(".pt"):
-        model, pretrained = cfg, weights  # build from cfg, transfer the matching tensors of the .pt
+        args["model"], args["pretrained"] = cfg, weights  # build from cfg, transfer the matching tensors of the .pt
     else:
-        model, pretrained = (cfg or weights), weights.endswith(".pt")
-    args = {
-        **load_hyp(opt.hyp, known),
-        "model": model,
-        "pretrained": pretrained,
-        "data": opt.data,
-        "imgsz": opt.imgsz or native_imgsz(opt.data),
-        "batch": opt.batch_size,
-        "epochs": opt.epochs,
-        "device": opt.device or None,
-        "workers": opt.workers,
-        "project": str(Path(opt.project).resolve()),  # Ultralytics nests relative projects under runs/detect
-        "name": opt.name,
-        "exist_ok": opt.exist_ok,
-        "seed": opt.seed,
-        "weighting": opt.weighting,
-        "alwa_interval": opt.alwa_interval,
-        "gains": opt.gains,
-        "reg_loss": opt.reg_loss,
-        "smoothl1_beta": opt.smoothl1_beta,
-    }
-    return {**args, **parse_extra(opt.extra, known)}
+        args["model"], args["pretrained"] = (cfg or weights), weights.endswith(".pt")
+    args["data"] = repo_path(args["data"])
+    args["imgsz"] = args.get("imgsz") or native_imgsz(args["data"])
+    project = Path(args["project"])
+    if args["project"] == OPTIONS["project"].default:
+        project = ROOT / project  # the default lives in the repository, whatever the current folder
+    args["project"] = str(project.resolve())  # Ultralytics would nest a relative project under runs/detect
+    return args
 
 
 def main(opt: argparse.Namespace) -> Path:
     """Train with parsed options and return the run folder."""
-    from alwa_yolo.options import check_alwa_options
+    from alwa_yolo.model_check import check_model
 
     overrides = overrides_from(opt)
-    try:
-        check_alwa_options(overrides)  # before any work: a typo should not cost a dataset scan
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    model = overrides["model"]
+    flag = "--resume" if overrides.get("resume") else "--cfg" if opt_has(opt, "cfg") else "--weights"
+    task = check_model(model, flag).task
+    if isinstance(overrides.get("pretrained"), str):  # --cfg builds the model, --weights' tensors are transferred
+        check_model(overrides["pretrained"], "--weights")
     if not overrides.get("resume"):
-        from alwa_yolo.data.resolve import resolve_data
+        from alwa_yolo.data.resolve import check_dataset_task, resolve_data
 
-        resolve_data(overrides["data"])  # readable dataset errors before Ultralytics starts
+        data = resolve_data(overrides["data"])  # readable dataset errors before Ultralytics starts
+        check_dataset_task(data, task, model)
 
-    from alwa_yolo.model import EndToEndNotSupported
-    from alwa_yolo.trainer import ALWADetectionTrainer
+    from alwa_yolo.trainer import TRAINERS
 
     try:
-        trainer = ALWADetectionTrainer(overrides=overrides)
+        trainer = TRAINERS[task](overrides=overrides)
+    except UserError:
+        raise
     except (ValueError, TypeError, SyntaxError, FileNotFoundError, RuntimeError) as e:
         # set-up only (argument types, device, dataset check): these are Ultralytics' words on the user's input
         raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
-    try:
-        trainer.train()
-    except EndToEndNotSupported as e:
-        raise UserError(str(e)) from None
+    trainer.train()
     best = trainer.best if trainer.best.exists() else trainer.last
     print(f"\nRun folder: {trainer.save_dir}\n  weights:  {best}\n  weights log: {trainer.save_dir / 'alwa.csv'}")
-    print(f"Evaluate: python val.py --data {opt.data} --weights {best} --img {trainer.args.imgsz}")
+    print(f"Evaluate: python val.py --data {overrides['data']} --weights {best} --img {trainer.args.imgsz}")
     return trainer.save_dir
 
 
+def opt_has(opt: argparse.Namespace, key: str) -> bool:
+    """Whether the flag of option ``key`` was given."""
+    return bool(getattr(opt, dest(key), None))
+
+
 def run(**kwargs: Any) -> Path:
-    """Python entry point with the flags as keyword arguments, e.g. ``run(data="data/shapes.yaml", epochs=3)``."""
+    """Python entry point with the flags as keyword arguments, e.g. ``run(data="data/shapes.yaml", epochs=3)``;
+    keywords that are not flags are passed to Ultralytics as ``key=value``."""
     opt = parse_opt([])
-    extra = {k: v for k, v in kwargs.items() if not hasattr(opt, k)}
+    flag_dests = {dest(o.key) for o in TRAIN_OPTIONS if o.flags}
+    extra = []
     for k, v in kwargs.items():
-        if hasattr(opt, k):
+        if k in flag_dests:
             setattr(opt, k, v)
-    opt.extra = [f"{k}={v}" for k, v in extra.items()]
+        else:
+            extra.append(f"{k}={v}")
+    opt.extra = extra
     return main(opt)
 
 

@@ -1,7 +1,11 @@
-"""Evaluate a trained detector on a yaml dataset: per-class table, mAP, and a JSON summary.
+"""Evaluate a trained detector or segmenter on a yaml dataset: per-class table, mAP, and a JSON summary.
+
+The numbers are the ones Ultralytics reports for the same weights, data and settings (``YOLO("best.pt").val()``,
+``yolo val``): the same validator, rectangular batches and defaults (batch 16, conf 0.001, NMS IoU 0.7).
 
 Usage:
     python val.py --weights runs/train/exp/weights/best.pt                 # on the demo set
+    python val.py --data data/shapes-seg.yaml --weights seg/best.pt        # box and mask mAP
     python val.py --data data/VOC.yaml --weights best.pt --img 640 --metric voc07 --json out.json
     python val.py --data data/coco.yaml --weights best.pt --save-json      # + official pycocotools AP
 
@@ -24,46 +28,75 @@ from alwa_yolo.validator import METRICS
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
-        description="Evaluate a YOLO detector (mAP50, mAP50-95, per-class AP).",
+        description="Evaluate a YOLO detector or segmenter (mAP50, mAP50-95, per-class AP; masks too).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--data", default=default_data(), help="dataset yaml")
     parser.add_argument("--weights", required=True, help="a .pt checkpoint (e.g. runs/train/exp/weights/best.pt)")
-    parser.add_argument("--img", "--imgsz", "--img-size", dest="imgsz", type=int, default=None,
-                        help="inference size (default: a generated set's own size, else 640)")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size")
+    parser.add_argument(
+        "--img",
+        "--imgsz",
+        "--img-size",
+        dest="imgsz",
+        type=int,
+        default=None,
+        help="inference size (default: a generated set's own size, else 640)",
+    )
+    parser.add_argument("--batch-size", type=int, default=16, help="batch size (Ultralytics' default)")
     parser.add_argument("--conf-thres", type=float, default=0.001, help="confidence threshold")
     parser.add_argument("--iou-thres", type=float, default=0.7, help="NMS IoU threshold")
     parser.add_argument("--task", default="val", choices=("val", "test"), help="dataset split to evaluate")
     parser.add_argument("--device", default="", help="cuda device, i.e. 0 or cpu (default: auto)")
     parser.add_argument("--workers", type=int, default=8, help="dataloader workers")
-    parser.add_argument("--metric", default="coco", choices=METRICS,
-                        help="coco: Ultralytics' mAP50 / mAP50-95; voc07 / voc12 add VOC AP@0.5")
-    parser.add_argument("--save-json", action="store_true",
-                        help="save predictions.json; on COCO-format data also report pycocotools AP")
+    parser.add_argument(
+        "--metric",
+        default="coco",
+        choices=METRICS,
+        help="coco: Ultralytics' mAP50 / mAP50-95; voc07 / voc12 add VOC AP@0.5",
+    )
+    parser.add_argument(
+        "--save-json", action="store_true", help="save predictions.json; on COCO-format data also report pycocotools AP"
+    )
     parser.add_argument("--json", default="", help="write the summary (mAP, per-class AP) to this file")
     parser.add_argument("--project", default=str(ROOT / "runs" / "val"), help="save to project/name")
     parser.add_argument("--name", default="exp", help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="reuse an existing project/name")
     parser.add_argument("--no-plots", action="store_true", help="skip PR curves and the confusion matrix")
+    parser.add_argument(
+        "--no-rect",
+        dest="rect",
+        action="store_false",
+        help="square letterboxed batches instead of Ultralytics' rectangular ones (what model.val() and yolo val "
+        "use); on non-square images this changes mAP slightly",
+    )
     return parser.parse_args(argv)
 
 
+def per_class(metric: Any, names: dict) -> dict[str, dict[str, float]]:
+    """Per-class AP50 / AP50-95 of one Ultralytics ``Metric`` (boxes or masks)."""
+    return {
+        names[int(c)]: {"AP50": float(metric.ap50[i]), "AP50-95": float(metric.ap[i])}
+        for i, c in enumerate(metric.ap_class_index)
+    }
+
+
+def overall(metric: Any) -> dict[str, float]:
+    """mAP50, mAP50-95, precision and recall of one Ultralytics ``Metric``."""
+    return {
+        "mAP50": float(metric.map50),
+        "mAP50-95": float(metric.map),
+        "precision": float(metric.mp),
+        "recall": float(metric.mr),
+    }
+
+
 def summary(validator: Any) -> dict[str, Any]:
-    """The JSON summary: overall precision / recall / mAP and per-class AP50 and AP50-95."""
-    box = validator.metrics.box
-    per_class = {
-        validator.names[int(c)]: {"AP50": float(box.ap50[i]), "AP50-95": float(box.ap[i])}
-        for i, c in enumerate(box.ap_class_index)
-    }
-    out = {
-        "mAP50": float(box.map50),
-        "mAP50-95": float(box.map),
-        "precision": float(box.mp),
-        "recall": float(box.mr),
-        "per_class": per_class,
-        "images": int(validator.seen),
-    }
+    """The JSON summary: box metrics at the top level (and per class); for segmentation also ``mask`` with the same
+    keys; VOC AP and pycocotools' AP when asked for."""
+    metrics = validator.metrics
+    out = {**overall(metrics.box), "per_class": per_class(metrics.box, validator.names), "images": int(validator.seen)}
+    if hasattr(metrics, "seg"):
+        out["mask"] = {**overall(metrics.seg), "per_class": per_class(metrics.seg, validator.names)}
     if validator.voc:
         key = f"{validator.metric}_mAP50"
         out[key] = validator.voc["mAP50"]
@@ -78,13 +111,15 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     """Validate with parsed options; print the per-class table and return the summary."""
     opt.data = repo_path(opt.data)
     check_weights(opt.weights)
-    if not opt.weights.endswith(".pt"):
+    if Path(opt.weights).suffix not in {".pt", ".pth"}:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
-    from alwa_yolo.data.resolve import resolve_data
+    from alwa_yolo.data.resolve import check_dataset_task, resolve_data
+    from alwa_yolo.model_check import check_model
 
+    task = check_model(opt.weights).task
     data = resolve_data(opt.data)
-    import alwa_yolo  # noqa: F401  (registers alwa-yolo's modules so its checkpoints unpickle)
-    from alwa_yolo.validator import ALWADetectionValidator
+    check_dataset_task(data, task, opt.weights)
+    from alwa_yolo.validator import VALIDATORS
 
     args = {
         "model": opt.weights,
@@ -103,6 +138,8 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         "exist_ok": opt.exist_ok,
         "verbose": True,
         "mode": "val",
+        "rect": opt.rect,
+        "task": task,
     }
     import yaml
 
@@ -112,7 +149,7 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         from ultralytics.utils.torch_utils import select_device
 
         select_device(opt.device or "", verbose=False)
-        validator = ALWADetectionValidator(args=args, metric=opt.metric)
+        validator = VALIDATORS[task](args=args, metric=opt.metric)
     except (ValueError, TypeError, SyntaxError) as e:  # set-up only: Ultralytics' words on the user's input
         raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
     validator()

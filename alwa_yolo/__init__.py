@@ -6,8 +6,8 @@ ALWA is "Adaptive Loss Weight Adjustment" from "Revisiting the Loss Weight Adjus
 
 __version__ = "0.1.0"
 
-from .errors import UserError  # noqa: E402
-from .weighting import WEIGHTINGS, LossWeighting, build_weighting  # noqa: E402
+from .errors import UserError
+from .weighting import WEIGHTINGS, LossWeighting, build_weighting
 
 
 def __getattr__(name: str):
@@ -19,4 +19,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'alwa_yolo' has no attribute '{name}'")
 
 
-__all__ = ["ALWADetectionTrainer", "LossWeighting", "UserError", "WEIGHTINGS", "build_weighting", "__version__"]
+__all__ = ["WEIGHTINGS", "ALWADetectionTrainer", "LossWeighting", "UserError", "__version__", "build_weighting"]

@@ -79,7 +79,7 @@ def load_hyp(path: str | None, known_keys: set[str]) -> dict[str, Any]:
     try:
         hyp = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as e:
-        raise UserError(f"hyperparameter file '{path}' is not valid YAML ({e}). Fix it or drop --hyp.")
+        raise UserError(f"hyperparameter file '{path}' is not valid YAML ({e}). Fix it or drop --hyp.") from None
     if not isinstance(hyp, dict):
         raise UserError(f"hyperparameter file '{path}' must map argument names to values (key: value lines).")
     unknown = sorted(set(hyp) - known_keys)
@@ -88,8 +88,12 @@ def load_hyp(path: str | None, known_keys: set[str]) -> dict[str, Any]:
     return hyp
 
 
-def check_weights(weights: str) -> None:
+def check_weights(weights: str, flag: str = "--weights") -> None:
     """Fail fast, with the fix, for a weights file that is not there (Ultralytics would try to download it).
+
+    Args:
+        weights: the value given.
+        flag: the flag it came from, named in the message.
 
     Raises:
         UserError: the ``.pt`` is missing, or the model yaml is neither a file nor one Ultralytics ships.
@@ -97,10 +101,10 @@ def check_weights(weights: str) -> None:
     if not weights:
         return
     path = Path(weights)
-    if path.suffix == ".pt":
+    if path.suffix in {".pt", ".pth"}:
         if not path.is_file():
             raise UserError(
-                f"weights file '{weights}' not found. Pass the path of an existing .pt (e.g. a run's "
+                f"{flag} file '{weights}' not found. Pass the path of an existing .pt (e.g. a run's "
                 "weights/best.pt), download official weights yourself (e.g. yolov8n.pt from "
                 "https://github.com/ultralytics/assets/releases) and pass their path, or train from scratch "
                 "with a model yaml: --weights yolov8n.yaml."
@@ -116,20 +120,28 @@ def check_weights(weights: str) -> None:
             return
         except Exception:
             pass
+    what = "a .pt checkpoint to fine-tune or a model yaml" if flag == "--weights" else "a model yaml"
     raise UserError(
-        f"model '{weights}' not found: --weights takes a .pt checkpoint to fine-tune or a model yaml to train from "
-        "scratch (a file, or a name Ultralytics ships such as yolov8n.yaml or yolo11s.yaml)."
+        f"model '{weights}' given to {flag} not found: {flag} takes {what} to train from scratch (a file, or a "
+        "name Ultralytics ships such as yolov8n.yaml or yolo11s.yaml)."
     )
 
 
 def run_cli(main: Callable[[], Any]) -> Any:
-    """Run a script's ``main``; report a :class:`UserError` as one paragraph on stderr and exit with status 2."""
+    """Run a script's ``main``; report a :class:`UserError` (or a file-system error) as one paragraph on stderr and
+    exit with status 2, the argparse convention for bad usage, so scripts can tell it from a crash (a bug)."""
     try:
         return main()
     except UserError as e:
-        print(f"\nerror: {e}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(e))
+    except OSError as e:  # the disk, not the code: a folder that cannot be written, a full disk
+        where = f" '{e.filename}'" if e.filename else ""
+        _fail(f"{e.strerror or e}{where}. Check that the path exists, is writable and the disk has space.")
     except KeyboardInterrupt:
         print("\ninterrupted: checkpoints written so far are kept in the run's weights/ folder", file=sys.stderr)
         sys.exit(130)
 
+
+def _fail(message: str) -> None:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)

@@ -1,48 +1,56 @@
-"""The detection model whose criterion is ALWA-weighted, and how it is written to checkpoints."""
+"""The models whose criterion is weighted, what a model file is, and how models are written to checkpoints.
+
+:class:`ALWADetectionModel` and :class:`ALWASegmentationModel` are Ultralytics' ``DetectionModel`` /
+``SegmentationModel`` with one override, ``init_criterion``; they add no layers and no parameters, so a checkpoint
+stores them as the plain Ultralytics class (:meth:`~ALWAModelMixin.for_checkpoint`) that stock Ultralytics loads
+without importing alwa_yolo. End-to-end heads (YOLO26, YOLOv10) get the end-to-end criterion, others the one-branch
+criterion, exactly as Ultralytics chooses.
+"""
 
 from __future__ import annotations
 
 import copy
 
-from ultralytics.nn.tasks import DetectionModel
+import torch
+from ultralytics.nn.tasks import DetectionModel, SegmentationModel
 
 from .losses.detection import ALWADetectionLoss
+from .losses.end2end import ALWAE2ELoss
+from .losses.segment import ALWASegmentationLoss, segmentation_loss_class
 
 
-def is_end2end(model: DetectionModel) -> bool:
+def is_end2end(model: torch.nn.Module) -> bool:
     """True for end-to-end heads (YOLO26, YOLOv10 style), which Ultralytics trains with ``E2ELoss``."""
     return getattr(model.model[-1], "one2one_cv2", None) is not None
 
 
-class EndToEndNotSupported(ValueError):
-    """Raised for YOLO26-style end-to-end models, whose two-branch loss ALWA does not weight."""
+class ALWAModelMixin:
+    """What the weighted models share: the stock class they are saved as."""
 
+    stock_class: type[DetectionModel] = DetectionModel
 
-class ALWADetectionModel(DetectionModel):
-    """An Ultralytics ``DetectionModel`` whose loss terms are combined by a weighting strategy.
-
-    It adds no layers and no parameters, only :meth:`init_criterion`, so a checkpoint can store it as a plain
-    ``DetectionModel`` (see :meth:`as_stock`) that stock Ultralytics loads without importing alwa_yolo.
-    """
-
-    def init_criterion(self) -> ALWADetectionLoss:
-        """Build the ALWA-weighted criterion from ``self.args`` (Ultralytics calls this on the first loss)."""
-        if is_end2end(self):
-            raise EndToEndNotSupported(
-                "end-to-end models (YOLO26, YOLOv10) are not supported: their loss adds a one-to-many and a "
-                "one-to-one branch, each with its own box/cls/dfl terms, and ALWA's two-group rule is not defined "
-                "for that. Train a YOLOv8 or YOLO11 model instead, e.g. --weights yolo11n.yaml or yolov8n.pt."
-            )
-        return ALWADetectionLoss(self)
-
-    def as_stock(self, **attributes) -> DetectionModel:
-        """A shallow copy of this model as a plain ``DetectionModel``, sharing its tensors.
-
-        Args:
-            **attributes: extra plain-data attributes to attach to the copy (the trainer attaches ``alwa_state``).
-        """
+    def for_checkpoint(self) -> DetectionModel:
+        """A shallow copy of this model as its stock Ultralytics class, sharing its tensors, for checkpoints."""
         stock = copy.copy(self)
-        stock.__class__ = DetectionModel
-        for name, value in attributes.items():
-            setattr(stock, name, value)
+        stock.__class__ = self.stock_class
         return stock
+
+
+class ALWADetectionModel(ALWAModelMixin, DetectionModel):
+    """An Ultralytics ``DetectionModel`` whose loss terms are combined by a weighting strategy."""
+
+    def init_criterion(self) -> ALWADetectionLoss | ALWAE2ELoss:
+        """Build the weighted criterion from ``self.args`` (Ultralytics calls this on the first loss)."""
+        return ALWAE2ELoss(self) if is_end2end(self) else ALWADetectionLoss(self)
+
+
+class ALWASegmentationModel(ALWAModelMixin, SegmentationModel):
+    """An Ultralytics ``SegmentationModel`` whose loss terms (box, seg, cls, dfl) are combined by a strategy."""
+
+    stock_class = SegmentationModel
+
+    def init_criterion(self) -> ALWASegmentationLoss | ALWAE2ELoss:
+        """The weighted segmentation criterion (YOLO26-seg's mask-aware assigner where the head is ``Segment26``)."""
+        if is_end2end(self):
+            return ALWAE2ELoss(self, segmentation_loss_class(self, weighted=False))
+        return segmentation_loss_class(self, weighted=True)(self)

@@ -1,43 +1,177 @@
-"""The training arguments alwa-yolo adds to Ultralytics' own, their defaults and their validation.
+"""Every training option alwa-yolo knows, in one table: name, type, default, help, check.
 
-They travel in the trainer's ``args`` namespace beside Ultralytics' (``box``, ``cls``, ``lr0``, ...), so they are
-saved in ``args.yaml`` and in each checkpoint's ``train_args``, and reach the criterion through ``model.args``.
+``train.py``'s parser, the mapping of flags onto trainer arguments, the validation of every value (from a flag, a
+``--hyp`` file, ``key=value`` or Python) and the README's flag table are all built from :data:`TRAIN_OPTIONS`, so
+they cannot drift apart. alwa-yolo's own arguments (``own=True``) travel in the trainer's ``args`` beside
+Ultralytics' (``box``, ``cls``, ``lr0``, ...): they are saved in ``args.yaml`` and each checkpoint's ``train_args``,
+and reach the criterion through ``model.args``, where :func:`resolve_options` reads them once per criterion.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from ultralytics.cfg import DEFAULT_CFG_DICT
 
-from .losses.regression import check_reg_loss
+from .errors import UserError
+from .losses.regression import REG_LOSSES
 
-ALWA_DEFAULTS: dict[str, Any] = {
-    "weighting": "alwa2",  # loss-weighting strategy, see alwa_yolo.weighting.WEIGHTINGS
-    "alwa_interval": 100,  # iterations per ALWA window (the released default)
-    "gains": "auto",  # base gains: 'hyp' (Ultralytics' box/cls/dfl), 'unit' (1.0 each) or 'auto'
-    "reg_loss": "ciou",  # box term, see alwa_yolo.losses.regression.REG_LOSSES
-    "smoothl1_beta": 1.0,  # SmoothL1 switch point, in grid cells
-    "obj": 1.0,  # objectness gain of the anchor-based head (YOLOv5's)
-    "anchor_t": 4.0,  # anchor-based head: max width/height ratio between a target and its anchors
-    "autoanchor": True,  # anchor-based head: re-fit anchors to the dataset before training when they recall < 98%
-}
+
+def _number(low: float, *, strict: bool = False, integer: bool = False) -> Callable[[Any], str | None]:
+    """A check for a finite number of at least ``low`` (greater than ``low`` if ``strict``), an integer if asked."""
+    kind = "an integer" if integer else "a number"
+    bound = f"greater than {low:g}" if strict else f"of at least {low:g}"
+
+    def check(value: Any) -> str | None:
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if (
+            isinstance(value, bool)
+            or not ok_type
+            or not math.isfinite(value)
+            or value < low
+            or (strict and value == low)
+        ):
+            return f"{{name}} must be {kind} {bound}, got {{value}}"
+        return None
+
+    return check
+
+
+def _imgsz(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 32:
+        return "{name} {value} is too small or not an integer: YOLO needs at least 32 pixels (a multiple of 32 is best)"
+    return None
+
+
+def _bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "{name} must be true or false, got {value}"
+
+
+def _batch(value: Any) -> str | None:
+    """Ultralytics' batch: a positive count, -1 (AutoBatch, GPU only) or a GPU-memory fraction in (0, 1)."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and ((isinstance(value, int) and (value >= 1 or value == -1)) or 0 < value < 1)
+    )
+    return None if ok else "{name} must be a positive integer (or -1 for AutoBatch on a GPU), got {value}"
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda value: (
+        None if value in choices else f"unknown {{name}} {{value}}; choose one of: {', '.join(choices)}"
+    )
+
+
+def _weighting(value: Any) -> str | None:
+    from .weighting import WEIGHTINGS  # the registry imports torch; only needed when a value is checked
+
+    return _choice(tuple(WEIGHTINGS))(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One training option.
+
+    Attributes:
+        key: the trainer argument it sets (Ultralytics' name, or alwa-yolo's own).
+        default: the value when no flag, ``--hyp`` file or ``key=value`` sets it; for Ultralytics' arguments this is
+            train.py's default (``None``: Ultralytics' own).
+        help: one line for ``--help`` and the README.
+        flags: command-line flags (none: settable as ``key=value`` or in ``--hyp`` only).
+        type: argparse type of the flag's value (``bool`` flags are ``--x`` / ``--no-x``).
+        check: returns what is wrong with a value, as a sentence with ``{name}`` and ``{value}`` placeholders, or
+            None when the value is fine.
+        own: an alwa-yolo argument added to Ultralytics' configuration (saved in args.yaml and checkpoints).
+        default_text: how the README and ``--help`` describe a default that is computed.
+    """
+
+    key: str
+    default: Any
+    help: str
+    flags: tuple[str, ...] = ()
+    type: Callable = str
+    check: Callable[[Any], str | None] | None = None
+    own: bool = False
+    default_text: str = ""
+
+    @property
+    def flag(self) -> str:
+        """The flag users see first (or ``key=value``)."""
+        return self.flags[0] if self.flags else f"{self.key}="
+
+    def describe_default(self) -> str:
+        """The default as the README and ``--help`` state it."""
+        if self.default_text:
+            return self.default_text
+        if self.default in (None, ""):
+            return ""
+        return str(self.default).lower() if isinstance(self.default, bool) else str(self.default)
+
+
+# fmt: off
+TRAIN_OPTIONS: tuple[Option, ...] = (
+    # where the data, the model and the run are
+    Option("data", "data/shapes.yaml", "dataset yaml", ("--data",)),
+    Option("weights", "", "a .pt to fine-tune, or a model yaml to train from scratch", ("--weights",),
+           default_text="yolov8n.yaml"),
+    Option("cfg", "", "model yaml; with a .pt in --weights, its matching tensors are transferred", ("--cfg",)),
+    Option("imgsz", None, "train image size", ("--img", "--imgsz", "--img-size"), int, _imgsz,
+           default_text="generated set's size, else 640"),
+    Option("batch", 16, "total batch size", ("--batch-size",), int, _batch),
+    Option("epochs", 30, "training epochs", ("--epochs",), int, _number(1, integer=True)),
+    Option("device", None, "cpu, 0, 0,1 ...: the first GPU when there is one, else the CPU", ("--device",),
+           default_text="auto"),
+    Option("workers", 8, "dataloader workers (on the CPU alwa-yolo uses the cores for torch instead)",
+           ("--workers",), int, _number(0, integer=True)),
+    Option("project", "runs/train", "save to project/name (the default is inside the repository)", ("--project",)),
+    Option("name", "exp", "save to project/name", ("--name",)),
+    Option("exist_ok", False, "reuse an existing project/name instead of incrementing it", ("--exist-ok",), bool),
+    Option("resume", False, "continue an interrupted run from its last.pt (newest in --project without a path), "
+           "weighting state included", ("--resume",)),
+    Option("hyp", "", "yaml of training arguments, e.g. cfg/hyp/default.yaml; flags given on the command line win",
+           ("--hyp",)),
+    Option("seed", 0, "global training seed", ("--seed",), int, _number(0, integer=True)),
+    # alwa-yolo's own
+    Option("weighting", "alwa2", "loss-weighting strategy: fixed, alwa1, alwa2, alwa2-raw, alwa-cal, uw, dwa "
+           "(README, 'Weighting strategies')", ("--weighting",), check=_weighting, own=True),
+    Option("alwa_interval", 100, "iterations per ALWA window (>= 2)", ("--alwa-interval",), int,
+           _number(2, integer=True), own=True),
+    Option("gains", "auto", "base gains the strategy adapts from: hyp (Ultralytics' box/cls/dfl), unit (1.0 each), "
+           "auto (the strategy's own choice: unit for alwa1/alwa2/alwa2-raw/uw/dwa, hyp otherwise)", ("--gains",),
+           check=_choice(("auto", "hyp", "unit")), own=True),
+    Option("reg_loss", "ciou", f"box loss: {', '.join(REG_LOSSES)}", ("--reg-loss",), check=_choice(REG_LOSSES),
+           own=True),
+    Option("smoothl1_beta", 1.0, "SmoothL1 switch point, in grid cells", ("--smoothl1-beta",), float,
+           _number(0, strict=True), own=True),
+    Option("obj", 1.0, "objectness gain of the anchor-based head (YOLOv5's)", ("--obj",), float, _number(0),
+           own=True),
+    Option("anchor_t", 4.0, "anchor-based head: max width/height ratio between a target and its anchors",
+           ("--anchor-t",), float, _number(1, strict=True), own=True),
+    Option("autoanchor", True, "anchor-based head: re-fit anchors to the dataset when they recall < 98%",
+           ("--autoanchor",), bool, _bool, own=True),
+    # Ultralytics' gains and learning rate: key=value or --hyp only, checked because a NaN trains a NaN model
+    Option("box", None, "box gain (Ultralytics' 7.5): the base gain of the box term under gains=hyp",
+           check=_number(0)),
+    Option("cls", None, "classification gain (Ultralytics' 0.5)", check=_number(0)),
+    Option("dfl", None, "distribution focal loss gain (Ultralytics' 1.5)", check=_number(0)),
+    Option("lr0", None, "initial learning rate", check=_number(0, strict=True)),
+)
+# fmt: on
+"""train.py's options and alwa-yolo's training arguments. Trainer arguments not listed are Ultralytics' own."""
+
+OPTIONS = {o.key: o for o in TRAIN_OPTIONS}
+
+SCRIPT_ONLY = {"weights", "cfg", "hyp", "resume"}
+"""Flags train.py turns into other arguments itself (``weights``/``cfg`` into ``model`` and ``pretrained``)."""
+
+ALWA_DEFAULTS: dict[str, Any] = {o.key: o.default for o in TRAIN_OPTIONS if o.own}
 """alwa-yolo's own training arguments and their defaults."""
 
-GAINS = ("auto", "hyp", "unit")
-
-AUTO_GAINS = {"fixed": "hyp"}
-"""What ``gains=auto`` means per strategy; any strategy not listed adapts from :data:`ADAPTIVE_DEFAULT_GAINS`."""
-
-ADAPTIVE_DEFAULT_GAINS = "unit"
-"""Base gains the adaptive strategies start from under ``gains=auto``.
-
-Unit gains, because on Ultralytics' gains (box 7.5, cls 0.5, dfl 1.5) the classification group's std is already
-below the regression group's and the released rule never fires (``shared/ALWA.md``, and ``benchmarks/README.md``
-for the demo-set measurement).
-"""
-
-DEFAULT_CFG = {**DEFAULT_CFG_DICT, **ALWA_DEFAULTS}
+DEFAULT_CFG: dict[str, Any] = {**DEFAULT_CFG_DICT, **ALWA_DEFAULTS}
 """Ultralytics' default configuration extended with :data:`ALWA_DEFAULTS`: the trainer's ``cfg``."""
 
 
@@ -50,44 +184,50 @@ def arg_value(args: Any, key: str, default: Any = None) -> Any:
     return value
 
 
-def alwa_options(args: Any) -> dict[str, Any]:
-    """The alwa-yolo options in ``args`` (a namespace or a dict), defaults filled in and ``gains`` resolved.
+def check_options(args: Any) -> None:
+    """Check every value in ``args`` (a namespace or a dict) that the table has a check for.
 
-    Checkpoints of stock Ultralytics (or loaded through it) keep only Ultralytics' keys in ``model.args``, so a
-    missing key means the default.
+    Raises:
+        UserError: one sentence naming the option, the bad value and what is accepted, then the option's meaning.
     """
+    values = args if isinstance(args, dict) else vars(args)
+    for key, value in values.items():
+        option = OPTIONS.get(key)
+        if option is None or option.check is None or value is None:
+            continue
+        problem = option.check(value)
+        if problem:
+            unknown = problem.startswith("unknown")  # "unknown weighting 'x'" reads better than "unknown --weighting"
+            name = key.replace("_", " ") if unknown or not option.flags else option.flag
+            raise UserError(f"{problem.format(name=name, value=repr(value))} ({option.help}).")
+
+
+def resolve_options(args: Any) -> dict[str, Any]:
+    """alwa-yolo's options from ``args`` (a namespace or a dict), defaults filled in and ``gains`` resolved.
+
+    Called once per criterion. Checkpoints of stock Ultralytics (or loaded through it) keep only Ultralytics' keys in
+    ``model.args``, so a missing key means the default. ``gains=auto`` becomes the strategy's ``default_gains``.
+    """
+    from .weighting import WEIGHTINGS
+
     opts = {k: arg_value(args, k) for k in ALWA_DEFAULTS}
+    check_options(opts)
     if opts["gains"] == "auto":
-        opts["gains"] = AUTO_GAINS.get(opts["weighting"], ADAPTIVE_DEFAULT_GAINS)
+        opts["gains"] = WEIGHTINGS[opts["weighting"]].default_gains
     return opts
 
 
-def check_alwa_options(args: Any) -> dict[str, Any]:
-    """Validate the options before any training work starts.
+def flag_table() -> str:
+    """The README's table of train.py's flags, in markdown."""
+    rows = ["| flag | default | meaning |", "| --- | --- | --- |"]
+    for o in TRAIN_OPTIONS:
+        flags = ", ".join(f"`{f}`" for f in o.flags) if o.flags else f"`{o.key}=`"
+        if o.type is bool and o.flags:
+            flags = f"`{o.flags[0]}`" if o.default is False else f"`{o.flags[0]}`, `--no-{o.flags[0][2:]}`"
+        default = o.describe_default()
+        rows.append(f"| {flags} | {f'`{default}`' if default else ''} | {o.help} |")
+    return "\n".join(rows)
 
-    Raises:
-        ValueError: one sentence naming the bad value and what is accepted.
-    """
-    from .weighting import WEIGHTINGS  # local: weighting imports nothing from here, keep it that way
 
-    opts = {k: arg_value(args, k) for k in ALWA_DEFAULTS}
-    if opts["weighting"] not in WEIGHTINGS:
-        raise ValueError(f"unknown weighting '{opts['weighting']}'; choose one of: {', '.join(WEIGHTINGS)}")
-    interval = opts["alwa_interval"]
-    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 2:
-        raise ValueError(
-            f"alwa_interval must be an integer of at least 2 (iterations per ALWA window), got {interval!r}"
-        )
-    if opts["gains"] not in GAINS:
-        raise ValueError(f"unknown gains '{opts['gains']}'; choose one of: {', '.join(GAINS)}")
-    check_reg_loss(opts["reg_loss"])
-    beta = opts["smoothl1_beta"]
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
-        raise ValueError(f"smoothl1_beta must be a positive number of grid cells, got {beta!r}")
-    for key in ("obj", "anchor_t"):
-        v = opts[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-            raise ValueError(f"{key} must be a positive number, got {v!r}")
-    if not isinstance(opts["autoanchor"], bool):
-        raise ValueError(f"autoanchor must be true or false, got {opts['autoanchor']!r}")
-    return alwa_options(args)
+if __name__ == "__main__":  # python -m alwa_yolo.options: print the README's flag table
+    print(flag_table())

@@ -1,87 +1,94 @@
-"""The ALWA detection trainer: Ultralytics' ``DetectionTrainer`` with a weighted criterion and weight logging.
+"""The ALWA trainers: Ultralytics' detection and segmentation trainers with a weighted criterion.
 
-It overrides only named hooks of ``DetectionTrainer`` / ``BaseTrainer``:
+They override only named hooks of ``DetectionTrainer`` / ``SegmentationTrainer`` / ``BaseTrainer``:
 
-- ``get_model``: an :class:`~alwa_yolo.model.ALWADetectionModel` (refusing end-to-end heads);
+- ``__init__``: accepts alwa-yolo's options beside Ultralytics' (also when Ultralytics' DDP worker rebuilds the
+  trainer from its stock configuration) and registers :data:`~alwa_yolo.callbacks.callbacks`;
+- ``get_model``: the weighted model (anchor-free, anchor-based, end-to-end, segmentation);
+- ``get_dataset``: generates the built-in demo sets before Ultralytics checks the yaml;
 - ``get_validator``: the stock validator, handed only Ultralytics' own arguments;
-- ``get_dataset``: resolves generated datasets (the built-in demo set) before Ultralytics checks the yaml;
-- ``build_optimizer``: adds the strategy's own parameters (uncertainty weighting's log-variances);
-- ``save_metrics``: adds ``alwa/w_cls`` and ``alwa/w_reg`` columns to ``results.csv``;
-- ``save_model``: checkpoints hold a plain ``DetectionModel`` (the anchor-based model keeps its class) plus the
-  weighting state (``alwa_state``);
-- ``check_resume`` / ``resume_training``: restore the alwa-yolo options and the weighting state.
+- ``build_optimizer`` / ``set_class_weights``: a learned strategy's parameters join the optimiser, and the
+  criterion is (re)built after Ultralytics sets the class weights, so ``cls_pw`` is honoured;
+- ``save_metrics``: the weights join the epoch's metrics, so ``results.csv`` and every logger records them;
+- ``save_model``: checkpoints hold the plain Ultralytics model (the anchor model keeps its class) and the
+  weighting state as a top-level ``alwa_state`` key;
+- ``_load_checkpoint_state`` / ``resume_training``: the weighting state comes back with the optimiser's, on resume
+  and when Ultralytics reloads ``last.pt`` after a NaN loss.
 
 Everything else (data, optimiser, EMA, AMP, DDP, validation, plots) is stock Ultralytics.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
-from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.cfg import cfg2dict
+from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
+from ultralytics.models.yolo.segment import SegmentationTrainer, SegmentationValidator
 from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
 
-from .anchor_model import AnchorDetectionModel, is_anchor_cfg
-from .autoanchor import autoanchor_callback
+from .anchor import AnchorDetectionModel, is_anchor_cfg
+from .callbacks import callbacks
 from .data.resolve import resolve_data
-from .model import ALWADetectionModel, EndToEndNotSupported, is_end2end
-from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_alwa_options
+from .errors import UserError
+from .model import ALWADetectionModel, ALWAModelMixin, ALWASegmentationModel
+from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_options
 from .weight_log import WeightLog
-from .weighting import LossWeighting
+from .weighting import WEIGHTINGS, LossWeighting
+
+STATE_KEY = "alwa_state"
+"""Top-level checkpoint key holding the weighting state (strategy, weights, open window, update history)."""
 
 
-class ALWADetectionTrainer(DetectionTrainer):
-    """Train a YOLOv8 / YOLO11 detector whose loss weights are set by a strategy (ALWA by default).
+class ALWATrainerMixin:
+    """The hooks the detection and segmentation trainers share; see the module docstring."""
 
-    Args:
-        cfg: base configuration; defaults to Ultralytics' extended with alwa-yolo's options.
-        overrides: training arguments, Ultralytics' and alwa-yolo's (``weighting``, ``alwa_interval``, ``gains``,
-            ``reg_loss``, ``smoothl1_beta``).
-        _callbacks: Ultralytics callbacks.
-
-    Examples:
-        >>> trainer = ALWADetectionTrainer(overrides={"model": "yolov8n.yaml", "data": "data/shapes.yaml"})
-        >>> trainer.train()
-    """
+    model_class: type[ALWADetectionModel] = ALWADetectionModel
+    validator_class: type = DetectionValidator
 
     def __init__(self, cfg: Any = None, overrides: dict | None = None, _callbacks: dict | None = None):
-        super().__init__(DEFAULT_CFG if cfg is None else cfg, overrides, _callbacks)
-        self.alwa = check_alwa_options(self.args)
+        # Ultralytics' DDP worker passes its stock DEFAULT_CFG_DICT as cfg: extend whatever cfg comes with our keys
+        cfg = DEFAULT_CFG if cfg is None else {**DEFAULT_CFG, **cfg2dict(cfg)}
+        super().__init__(cfg, overrides, _callbacks)
+        check_options(self.args)
+        if self.args.rect and self.world_size > 1 and self.args.weighting != "fixed":
+            raise UserError(
+                "rect=True with several GPUs is not supported with an adaptive weighting: Ultralytics' contiguous "
+                "sampler can give the ranks different numbers of batches, and the ranks pool their loss statistics "
+                "at the same iterations. Drop rect=True for training (validation is rectangular anyway), or use "
+                "--weighting fixed."
+            )
         self.weight_log = WeightLog(self.save_dir)
-        self.add_callback("on_pretrain_routine_end", autoanchor_callback)  # no-op for anchor-free models
-        self.add_callback("on_train_start", _log_start)
-        self.add_callback("on_train_batch_end", _log_batch)
-        self.add_callback("on_train_epoch_end", _weighting_epoch_end)
-        self.add_callback("on_train_epoch_end", _log_epoch)
-        self.add_callback("on_train_end", _log_end)
+        for event, functions in callbacks.items():
+            for fn in functions:
+                self.add_callback(event, fn)
 
     # --- model and data -----------------------------------------------------------------------------------------
     def get_model(self, cfg: Any = None, weights: torch.nn.Module | None = None, verbose: bool = True):
-        """An ALWA-weighted detection model built from ``cfg`` (anchor-free, or the anchor-based head when the yaml
-        ends in ``AnchorDetect``), with the matching tensors of ``weights`` loaded if given."""
-        model_cls = AnchorDetectionModel if is_anchor_cfg(cfg) else ALWADetectionModel
+        """A weighted model built from ``cfg`` (the anchor-based head when the yaml ends in ``AnchorDetect``), with
+        the matching tensors of ``weights`` loaded if given; a fine-tune starts a fresh weighting state."""
+        model_cls = AnchorDetectionModel if is_anchor_cfg(cfg) else self.model_class
         model = model_cls(cfg, nc=self.data["nc"], ch=self.data["channels"], verbose=verbose and RANK == -1)
-        if is_end2end(model):
-            model.init_criterion()  # raises EndToEndNotSupported with the explanation
         model = self.set_model_names_for_load(model)
         if weights:
-            model.load(weights)  # a fine-tune starts a fresh weighting state: the criterion is built on first use
+            model.load(weights)
         return model
 
     def get_dataset(self) -> dict:
-        """Generate the demo set if ``args.data`` asks for it, then let Ultralytics check the yaml."""
+        """Generate a demo set if ``args.data`` asks for it, then let Ultralytics check the yaml."""
         self.args.data = str(resolve_data(self.args.data))
         return super().get_dataset()
 
     def get_validator(self):
-        """Ultralytics' detection validator, given only Ultralytics' own arguments (it rejects unknown keys)."""
-        from ultralytics.models.yolo.detect import DetectionValidator
-
+        """Ultralytics' validator for the task, given only Ultralytics' own arguments (it rejects unknown keys)."""
         args = {k: v for k, v in vars(self.args).items() if k not in ALWA_DEFAULTS}
-        return DetectionValidator(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
+        return self.validator_class(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
 
+    # --- the criterion and its strategy -------------------------------------------------------------------------
     @property
     def weighting(self) -> LossWeighting:
         """The training criterion's weighting strategy (building the criterion if no loss has run yet)."""
@@ -90,89 +97,137 @@ class ALWADetectionTrainer(DetectionTrainer):
             model.criterion = model.init_criterion()
         return model.criterion.weighting
 
+    @property
+    def weighting_options(self) -> dict[str, Any]:
+        """The alwa-yolo options the criterion resolved (``gains`` no longer ``auto``)."""
+        self.weighting  # noqa: B018  (builds the criterion if needed)
+        return unwrap_model(self.model).criterion.options
+
     def build_optimizer(self, model: torch.nn.Module, *args: Any, **kwargs: Any):
-        """Ultralytics' optimiser, plus a group for the strategy's own parameters (uncertainty weighting's)."""
+        """Ultralytics' optimiser, plus a group for a learned strategy's parameters (uncertainty weighting's)."""
         optimizer = super().build_optimizer(model, *args, **kwargs)
-        params = self.weighting.parameters()
-        if params:
-            optimizer.add_param_group({"params": params, "weight_decay": 0.0, "param_group": "weighting"})
+        if WEIGHTINGS[self.args.weighting].learnable:
+            optimizer.add_param_group(
+                {"params": self.weighting.parameters(), "weight_decay": 0.0, "param_group": "weighting"}
+            )
         return optimizer
+
+    def set_class_weights(self) -> None:
+        """Set Ultralytics' class weights, then rebuild a criterion built before them, keeping its strategy."""
+        super().set_class_weights()
+        self._rebuild_criterion()
+
+    def _rebuild_criterion(self) -> None:
+        """Give the model a fresh criterion (reading the model's current attributes) with the same strategy object,
+        so a learned strategy's parameters stay the ones the optimiser updates."""
+        model = unwrap_model(self.model)
+        old = getattr(model, "criterion", None)
+        if old is not None:
+            model.criterion = model.init_criterion()
+            model.criterion.weighting = old.weighting
 
     # --- logging and checkpoints --------------------------------------------------------------------------------
     def save_metrics(self, metrics: dict) -> None:
-        """Write ``results.csv`` with the weights in force at the end of the epoch."""
+        """Write ``results.csv`` with the weights in force at the end of the epoch; they also join
+        ``self.metrics``, which every Ultralytics logger (TensorBoard, MLflow, W&B, ...) records as scalars."""
         w = self.weighting.w
-        super().save_metrics({**metrics, "alwa/w_cls": w["cls"], "alwa/w_reg": w["reg"]})
+        weights = {"alwa/w_cls": w["cls"], "alwa/w_reg": w["reg"]}
+        self.metrics = {**(self.metrics or {}), **weights}
+        super().save_metrics({**metrics, **weights})
 
     def save_model(self) -> bool:
-        """Save checkpoints whose model carries ``alwa_state`` and, for the anchor-free head, is a plain
-        ``DetectionModel``.
-
-        Stock Ultralytics then loads ``best.pt`` without alwa_yolo, and ``--resume`` finds the weighting state.
-        """
+        """Save checkpoints whose model is the stock Ultralytics class, with ``alwa_state`` at the top level."""
         ema = self.ema.ema
-        if isinstance(ema, ALWADetectionModel):
-            self.ema.ema = ema.as_stock(alwa_state=self.weighting.state_dict())
+        if isinstance(ema, ALWAModelMixin):
+            self.ema.ema = ema.for_checkpoint()
         try:
-            return super().save_model()
+            saved = super().save_model()
         finally:
             self.ema.ema = ema
+        if saved:
+            written = [self.last]
+            if self.best_fitness == self.fitness:
+                written.append(self.best)
+            if self.save_period > 0 and self.epoch % self.save_period == 0:
+                written.append(self.wdir / f"epoch{self.epoch}.pt")
+            add_checkpoint_state(written, self.weighting.state_dict())
+        return saved
 
-    def check_resume(self, overrides: dict) -> None:
-        """Resume with the alwa-yolo options the run started with (Ultralytics restores only its own keys)."""
-        super().check_resume(overrides)
-        if self.resume:
-            from ultralytics.utils.patches import torch_load
+    def _load_checkpoint_state(self, ckpt: dict) -> None:
+        """Ultralytics' optimiser / EMA / scaler state, then the weighting state saved beside it.
 
-            saved = torch_load(self.args.resume, map_location="cpu", weights_only=False).get("train_args", {})
-            for key in ALWA_DEFAULTS:
-                setattr(self.args, key, saved.get(key, ALWA_DEFAULTS[key]))
-
-    def resume_training(self, ckpt: dict | None) -> None:
-        """Resume as Ultralytics does, then restore the weighting state saved with the checkpoint."""
-        super().resume_training(ckpt)
-        if ckpt is None or not self.resume:
-            return
-        state = getattr(ckpt.get("ema") or ckpt.get("model"), "alwa_state", None)
+        Ultralytics calls this both on ``--resume`` and when it reloads ``last.pt`` after a NaN loss, so the strategy
+        never keeps state (a NaN window, NaN log-variances) that the restored model did not produce.
+        """
+        super()._load_checkpoint_state(ckpt)
+        state = checkpoint_state(ckpt)
         if state is None:
             LOGGER.warning("checkpoint has no ALWA state (not written by alwa-yolo); starting fresh weights")
-        else:
-            self.weighting.load_state_dict(state)
-            LOGGER.info(f"Resumed {state['name']} at iteration {state['iteration']} with weights {state['w']}")
-
-
-# Callbacks: module functions (not bound methods) so Ultralytics can copy the callback dict for DDP workers.
-def _log_start(trainer: ALWADetectionTrainer) -> None:
-    if RANK in {-1, 0}:
-        trainer.weight_log.start(trainer.weighting, resumed=bool(trainer.resume))
-        opts = trainer.alwa
+            return
+        self.weighting.load_state_dict(state)
         LOGGER.info(
-            f"Loss weighting: {opts['weighting']} (interval {opts['alwa_interval']}, {opts['gains']} base gains, "
-            f"reg loss {opts['reg_loss']}); weights log: {trainer.weight_log.csv_path}"
+            f"Weighting state restored: {state['name']} at iteration {state['iteration']}, weights {state['w']}"
         )
 
-
-def _log_batch(trainer: ALWADetectionTrainer) -> None:
-    if RANK in {-1, 0} and trainer.loss_items is not None:
-        trainer.weight_log.batch_end(trainer.weighting, trainer.loss_items, epoch=trainer.epoch + 1)
-
-
-def _weighting_epoch_end(trainer: ALWADetectionTrainer) -> None:
-    """Every rank: hand the epoch's mean loss terms to the strategy (DWA sets its next weights from them)."""
-    if trainer.tloss:
-        trainer.weighting.epoch_end(torch.stack([v.detach() for v in trainer.tloss.values()]))
+    def resume_training(self, ckpt: dict | None) -> None:
+        """Resume as Ultralytics does; it rebuilds end-to-end criteria, so hand the restored strategy to the new one."""
+        model = unwrap_model(self.model)
+        before = getattr(model, "criterion", None)
+        super().resume_training(ckpt)
+        after = getattr(model, "criterion", None)
+        if before is not None and after is not before:
+            after.weighting = before.weighting
 
 
-def _log_epoch(trainer: ALWADetectionTrainer) -> None:
-    if RANK in {-1, 0}:
-        trainer.weight_log.epoch_end(trainer.weighting, epoch=trainer.epoch + 1)
+class ALWADetectionTrainer(ALWATrainerMixin, DetectionTrainer):
+    """Train a YOLO detector (YOLOv8, YOLO11, YOLO26, YOLOv10, the anchor head) with weighted loss terms.
+
+    Args:
+        cfg: base configuration; Ultralytics' extended with alwa-yolo's options.
+        overrides: training arguments, Ultralytics' and alwa-yolo's (``weighting``, ``alwa_interval``, ``gains``,
+            ``reg_loss``, ...; see :data:`~alwa_yolo.options.TRAIN_OPTIONS`).
+        _callbacks: Ultralytics callbacks.
+
+    Examples:
+        >>> trainer = ALWADetectionTrainer(overrides={"model": "yolov8n.yaml", "data": "data/shapes.yaml"})
+        >>> trainer.train()
+    """
 
 
-def _log_end(trainer: ALWADetectionTrainer) -> None:
-    if RANK in {-1, 0}:
-        path = trainer.weight_log.plot(title=f"{trainer.alwa['weighting']}: {trainer.save_dir.name}")
-        if path:
-            LOGGER.info(f"Loss-weight plot saved to {path}")
+class ALWASegmentationTrainer(ALWATrainerMixin, SegmentationTrainer):
+    """Train a YOLO instance-segmentation model (YOLOv8-seg, YOLO11-seg, YOLO26-seg) with weighted loss terms."""
+
+    model_class = ALWASegmentationModel
+    validator_class = SegmentationValidator
 
 
-__all__ = ["ALWADetectionTrainer", "EndToEndNotSupported"]
+TRAINERS = {"detect": ALWADetectionTrainer, "segment": ALWASegmentationTrainer}
+"""Ultralytics task name -> the alwa-yolo trainer for it."""
+
+
+def checkpoint_state(ckpt: dict) -> dict | None:
+    """The weighting state of a checkpoint: the top-level key, or (checkpoints of alwa-yolo 0.1) the attribute the
+    model carried."""
+    if ckpt.get(STATE_KEY) is not None:
+        return ckpt[STATE_KEY]
+    return getattr(ckpt.get("ema") or ckpt.get("model"), STATE_KEY, None)
+
+
+def add_checkpoint_state(paths: list[Path], state: dict) -> None:
+    """Add ``state`` as the top-level ``alwa_state`` key of the checkpoints Ultralytics just wrote.
+
+    Each file is rewritten through a temporary file and ``os.replace``, so it is always a complete checkpoint.
+    """
+    from ultralytics.utils.patches import torch_load
+
+    for path in dict.fromkeys(Path(p) for p in paths):
+        if not path.exists():
+            continue
+        ckpt = torch_load(path, map_location="cpu", weights_only=False)
+        ckpt[STATE_KEY] = state
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+
+
+__all__ = ["STATE_KEY", "TRAINERS", "ALWADetectionTrainer", "ALWASegmentationTrainer"]

@@ -1,4 +1,4 @@
-"""Ultralytics' detection validator plus the metrics detection papers report.
+"""Ultralytics' detection and segmentation validators plus the metrics detection papers report.
 
 - ``metric="voc07"`` / ``"voc12"``: PASCAL VOC AP@0.5 (11-point / all-point) from the same matched detections
   Ultralytics scores, computed in :meth:`ALWADetectionValidator.get_stats` before Ultralytics clears them.
@@ -12,18 +12,19 @@ from typing import Any
 
 import numpy as np
 from ultralytics.models.yolo.detect import DetectionValidator
+from ultralytics.models.yolo.segment import SegmentationValidator
 from ultralytics.utils import LOGGER
 
 METRICS = ("coco", "voc07", "voc12")
 """``--metric`` choices: Ultralytics' COCO-style mAP only, or with VOC2007 11-point / VOC2012 all-point AP@0.5."""
 
 
-class ALWADetectionValidator(DetectionValidator):
-    """``DetectionValidator`` that can add VOC AP@0.5 and evaluate saved JSON with pycocotools.
+class PaperMetrics:
+    """Mixin for Ultralytics' validators: VOC AP@0.5 and pycocotools' box AP beside Ultralytics' metrics.
 
     Args:
         metric: one of :data:`METRICS`.
-        **kwargs: passed to ``DetectionValidator`` (``args``, ``save_dir``, ...).
+        **kwargs: passed to the Ultralytics validator (``args``, ``save_dir``, ...).
     """
 
     def __init__(self, *args: Any, metric: str = "coco", **kwargs: Any):
@@ -61,3 +62,15 @@ class ALWADetectionValidator(DetectionValidator):
         LOGGER.info("pycocotools: " + ", ".join(f"{k} {v:.4f}" for k, v in self.coco.items()))
         stats["metrics/mAP50(B)"], stats["metrics/mAP50-95(B)"] = self.coco["AP50"], self.coco["AP"]
         return stats
+
+
+class ALWADetectionValidator(PaperMetrics, DetectionValidator):
+    """``DetectionValidator`` that can add VOC AP@0.5 and evaluate saved JSON with pycocotools."""
+
+
+class ALWASegmentationValidator(PaperMetrics, SegmentationValidator):
+    """``SegmentationValidator`` (box and mask mAP) that can add VOC box AP@0.5 and pycocotools' box AP."""
+
+
+VALIDATORS = {"detect": ALWADetectionValidator, "segment": ALWASegmentationValidator}
+"""Ultralytics task name -> the validator val.py uses for it."""

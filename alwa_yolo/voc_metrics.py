@@ -79,16 +79,18 @@ def voc_map(
     pred_cls = np.asarray(pred_cls).reshape(-1).astype(np.int64)
     target_cls = np.asarray(target_cls).reshape(-1).astype(np.int64)
     if not (len(tp) == len(conf) == len(pred_cls)):
-        raise ValueError(f"tp, conf and pred_cls must have one entry per detection; got {len(tp)}, {len(conf)}, "
-                         f"{len(pred_cls)}.")
+        raise ValueError(
+            f"tp, conf and pred_cls must have one entry per detection; got {len(tp)}, {len(conf)}, {len(pred_cls)}."
+        )
     if nc is not None:
         ids = np.concatenate((pred_cls, target_cls))
         if ids.size and (ids.min() < 0 or ids.max() >= nc):
             raise ValueError(f"class ids must lie in [0, {nc}); got values from {ids.min()} to {ids.max()}.")
     per_class = {}
     for c in np.unique(target_cls):
-        per_class[int(c)] = _class_ap(tp[pred_cls == c], conf[pred_cls == c], int((target_cls == c).sum()),
-                                      use_07_metric)
+        per_class[int(c)] = _class_ap(
+            tp[pred_cls == c], conf[pred_cls == c], int((target_cls == c).sum()), use_07_metric
+        )
     return (float(np.mean(list(per_class.values()))) if per_class else 0.0), per_class
 
 

@@ -1,7 +1,10 @@
 """What a run writes about its loss weights: ``alwa.csv`` (one row per update) and ``alwa.png``.
 
-Attached to the trainer as Ultralytics callbacks. Per iteration it only appends device tensors to a list (no host
-sync); they are copied to the host once per epoch, and the picture is drawn once, at the end of training.
+Driven by the trainer's callbacks (:mod:`alwa_yolo.callbacks`). Per iteration it only appends a device tensor to a
+list (no host sync); the list is copied to the host once per epoch, and the picture is drawn once, at the end.
+Both files describe the whole run, also after ``--resume``: ``alwa.csv`` is rewritten from the checkpoint's update
+history when a run resumes (so rows an interrupted run wrote after its last checkpoint disappear), and ``alwa.png``
+draws the weights from that history and the group losses from the per-epoch means the checkpoint keeps.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import torch
 
 from .weighting import GROUPS, LossWeighting, WeightUpdate
 
-CSV_COLUMNS = ("iteration", "epoch", "stat_cls", "stat_reg", "w_cls", "w_reg", "mean_cls", "mean_reg")
-"""``alwa.csv`` columns: the statistic each group's rule compared, the weights after the update, window means."""
+CSV_COLUMNS = ("iteration", "epoch", "stat_cls", "stat_reg", "w_cls", "w_reg", "mean_cls", "mean_reg", "skipped")
+"""``alwa.csv`` columns: the statistic each group's rule compared, the weights after the update, the means of the
+group losses over the period the update looked at, and whether the period was unusable (weights left alone)."""
+
+COLOURS = {"cls": "tab:orange", "reg": "tab:blue"}
 
 
 class WeightLog:
@@ -36,84 +42,102 @@ class WeightLog:
         self.updates_written = 0
 
     def start(self, weighting: LossWeighting, resumed: bool) -> None:
-        """Begin a run: a fresh ``alwa.csv`` header, or (on resume) continue after the updates already written."""
-        self.updates_written = len(weighting.history)
+        """Begin a run: write ``alwa.csv`` afresh with the updates the strategy already holds (none, or on resume
+        the checkpoint's whole history)."""
         self._in_effect = (weighting.w["cls"], weighting.w["reg"])
-        if not resumed or not self.csv_path.exists():
-            with open(self.csv_path, "w", newline="") as f:
-                csv.writer(f).writerow(CSV_COLUMNS)
-            self.append_rows(weighting.history, epoch=0)
+        with open(self.csv_path, "w", newline="") as f:
+            csv.writer(f).writerow(CSV_COLUMNS)
+        self.updates_written = 0
+        self.write_new_updates(weighting)
 
-    def batch_end(self, weighting: LossWeighting, loss_items: dict, epoch: int) -> None:
+    def batch_end(self, weighting: LossWeighting) -> None:
         """Record one training iteration and write any update it triggered (host-side bookkeeping only)."""
-        terms = torch.stack([v.detach() for v in loss_items.values()])
-        self._pending.append(weighting.group_sums(terms.to(torch.float32)))
+        if weighting.last_group_losses is None:
+            return
+        self._pending.append(weighting.last_group_losses.detach().float())
         self.iterations.append(weighting.iteration)
         self.weights.append(self._in_effect)  # an update at this iteration applies from the next one
         self._in_effect = (weighting.w["cls"], weighting.w["reg"])
-        self.write_new_updates(weighting, epoch)
+        self.write_new_updates(weighting)
 
-    def write_new_updates(self, weighting: LossWeighting, epoch: int) -> None:
+    def write_new_updates(self, weighting: LossWeighting) -> None:
         """Append the updates made since the last call to ``alwa.csv``."""
-        if len(weighting.history) > self.updates_written:
-            self.append_rows(weighting.history[self.updates_written :], epoch)
+        new = weighting.history[self.updates_written :]
+        if new:
+            with open(self.csv_path, "a", newline="") as f:
+                w = csv.writer(f)
+                for u in new:
+                    stats = (f"{getattr(u, c):.6g}" for c in CSV_COLUMNS[2:-1])
+                    w.writerow([u.iteration, u.epoch, *stats, int(u.skipped)])
             self.updates_written = len(weighting.history)
 
-    def epoch_end(self, weighting: LossWeighting | None = None, epoch: int = 0) -> None:
+    def epoch_end(self, weighting: LossWeighting | None = None) -> None:
         """Write updates made at the epoch's end (DWA's) and copy the epoch's group losses to the host at once."""
         if weighting is not None:
-            self.write_new_updates(weighting, epoch)
+            self.write_new_updates(weighting)
             self._in_effect = (weighting.w["cls"], weighting.w["reg"])
         if self._pending:
             self.group_losses.extend(torch.stack(self._pending).cpu().numpy())
             self._pending.clear()
 
-    def append_rows(self, updates: list[WeightUpdate], epoch: int) -> None:
-        """Append updates to ``alwa.csv``; ``epoch`` is 1-based like ``results.csv``."""
-        if not updates:
-            return
-        with open(self.csv_path, "a", newline="") as f:
-            w = csv.writer(f)
-            for u in updates:
-                w.writerow([u.iteration, epoch, *(f"{getattr(u, c):.6g}" for c in CSV_COLUMNS[2:])])
-
-    def plot(self, title: str = "") -> Path | None:
-        """Draw ``alwa.png``: the weights (top) and the two gain-scaled group losses (bottom) against iterations."""
+    def plot(self, weighting: LossWeighting, title: str = "") -> Path | None:
+        """Draw ``alwa.png``: the weights (top) and the two group losses (bottom) against training iterations."""
         self.epoch_end()
-        if not self.iterations:
+        if not self.iterations and not weighting.history and not weighting.epoch_losses:
             return None
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        it = np.asarray(self.iterations[-len(self.group_losses) :]) if self.group_losses else np.asarray([])
-        w = np.asarray(self.weights)
-        fig, (ax_w, ax_l) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, tight_layout=True)
-        colours = {"cls": "tab:orange", "reg": "tab:blue"}
-        for j, g in enumerate(GROUPS):
-            ax_w.step(self.iterations, w[:, j], where="post", color=colours[g], lw=2, label=f"w_{g}")
-        ax_w.set_ylabel("weight")
-        ax_w.set_ylim(0, max(1.05, float(w.max()) * 1.05))
-        ax_w.legend(loc="lower left")
-        ax_w.grid(alpha=0.3)
+        fig, (ax_w, ax_l) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, tight_layout=True)
+        self._plot_weights(ax_w, weighting.history)
         ax_w.set_title(title or "loss weights and group losses")
-        if self.group_losses:
-            losses = np.asarray(self.group_losses)
-            k = max(1, len(losses) // 50)
-            for j, g in enumerate(GROUPS):
-                ax_l.plot(it, losses[:, j], color=colours[g], alpha=0.25, lw=1)
-                smooth = np.convolve(losses[:, j], np.ones(k) / k, mode="valid")
-                ax_l.plot(it[k - 1 :], smooth, color=colours[g], lw=2, label=f"{g} group (g_k-scaled)")
-                weighted = losses[:, j] * w[-len(losses) :, j]
-                if not np.allclose(weighted, losses[:, j]):
-                    ws = np.convolve(weighted, np.ones(k) / k, mode="valid")
-                    ax_l.plot(it[k - 1 :], ws, "--", color=colours[g], lw=1.5, label=f"w_{g} x {g} group")
-            ax_l.set_yscale("log")
-            ax_l.legend(loc="upper right", fontsize=8)
+        self._plot_losses(ax_l, weighting.epoch_losses)
         ax_l.set_xlabel("iteration")
-        ax_l.set_ylabel("loss")
-        ax_l.grid(alpha=0.3, which="both")
         fig.savefig(self.png_path, dpi=120)
         plt.close(fig)
         return self.png_path
+
+    def _plot_weights(self, ax, history: list[WeightUpdate]) -> None:
+        """Weights as steps: before this process started, from the update history; then as recorded here."""
+        first = self.iterations[0] if self.iterations else None
+        top = 1.05
+        for j, g in enumerate(GROUPS):
+            xs, ys = [], []
+            for u in history:
+                if first is None or u.iteration < first:
+                    xs.append(u.iteration)
+                    ys.append((u.w_cls, u.w_reg)[j])
+            if self.iterations:
+                xs += self.iterations
+                ys += [w[j] for w in self.weights]
+            if xs:
+                ax.step(xs, ys, where="post", color=COLOURS[g], lw=2, label=f"w_{g}")
+                top = max(top, max(ys) * 1.05)
+        skipped = [u.iteration for u in history if u.skipped]
+        if skipped:
+            ax.plot(skipped, [0.02 * top] * len(skipped), "x", color="tab:red", label="window skipped")
+        ax.set_ylabel("weight")
+        ax.set_ylim(0, top)
+        ax.legend(loc="lower left", fontsize=8)
+        ax.grid(alpha=0.3)
+
+    def _plot_losses(self, ax, epoch_losses: list[list[float]]) -> None:
+        """Per-iteration group losses (light) with a moving average, and the whole run's epoch means (dots)."""
+        if self.group_losses:
+            losses = np.asarray(self.group_losses)
+            it = np.asarray(self.iterations[-len(losses) :])
+            k = max(1, len(losses) // 50)
+            for j, g in enumerate(GROUPS):
+                ax.plot(it, losses[:, j], color=COLOURS[g], alpha=0.2, lw=1)
+                smooth = np.convolve(losses[:, j], np.ones(k) / k, mode="valid")
+                ax.plot(it[k - 1 :], smooth, color=COLOURS[g], lw=2, label=f"{g} group (gain-scaled)")
+        if epoch_losses and len(epoch_losses[0]) > 2:
+            rows = np.asarray(epoch_losses)
+            for j, g in enumerate(GROUPS):
+                ax.plot(rows[:, 2], rows[:, j], "o", ms=3, color=COLOURS[g], label=f"{g} epoch mean")
+        ax.set_yscale("log")
+        ax.set_ylabel("loss")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3, which="both")

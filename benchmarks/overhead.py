@@ -18,11 +18,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ultralytics.models.yolo.detect import DetectionTrainer  # noqa: E402
+from timing import attach_iteration_timer
+from ultralytics.models.yolo.detect import DetectionTrainer
 
-from alwa_yolo.data.resolve import resolve_data  # noqa: E402
-from alwa_yolo.trainer import ALWADetectionTrainer  # noqa: E402
-from timing import attach_iteration_timer  # noqa: E402
+from alwa_yolo.data.resolve import resolve_data
+from alwa_yolo.trainer import ALWADetectionTrainer
 
 
 def timed_run(trainer_cls, overrides: dict) -> list[float]:
@@ -44,19 +44,35 @@ def main(argv=None) -> None:
     opt = parser.parse_args(argv)
     data = str(resolve_data(opt.data))
     tmp = tempfile.mkdtemp()
-    base = dict(model=opt.model, data=data, epochs=opt.epochs, imgsz=opt.img, batch=16, device=opt.device,
-                workers=0, project=tmp, exist_ok=True, plots=False, val=False, seed=0)
+    base = dict(
+        model=opt.model,
+        data=data,
+        epochs=opt.epochs,
+        imgsz=opt.img,
+        batch=16,
+        device=opt.device,
+        workers=0,
+        project=tmp,
+        exist_ok=True,
+        plots=False,
+        val=False,
+        seed=0,
+    )
     samples = {"stock": [], "alwa2": []}
     for r in range(opt.rounds):
-        for name, cls, extra in (("stock", DetectionTrainer, {}), ("alwa2", ALWADetectionTrainer,
-                                                                 {"weighting": "alwa2", "gains": "hyp"})):
+        for name, cls, extra in (
+            ("stock", DetectionTrainer, {}),
+            ("alwa2", ALWADetectionTrainer, {"weighting": "alwa2", "gains": "hyp"}),
+        ):
             times = timed_run(cls, {**base, "name": name, **extra})
             if r > 0:
                 samples[name] += times
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratio = med["alwa2"] / med["stock"]
-    print(f"median s/it: stock {med['stock']:.4f}, alwa2 {med['alwa2']:.4f}; overhead ratio {ratio:.3f} "
-          f"({len(samples['stock'])} iterations each)")
+    print(
+        f"median s/it: stock {med['stock']:.4f}, alwa2 {med['alwa2']:.4f}; overhead ratio {ratio:.3f} "
+        f"({len(samples['stock'])} iterations each)"
+    )
 
 
 if __name__ == "__main__":

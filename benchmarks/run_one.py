@@ -1,4 +1,4 @@
-"""Train one benchmark configuration and write its ``summary.json`` (used by ``sweep.py``; runs in a subprocess).
+"""Train one benchmark configuration and write its ``summary.json`` (``sweep.py`` runs it in a subprocess).
 
 Usage: python benchmarks/run_one.py '{"data": ..., "weighting": ..., "project": ..., "name": ...}'
 """
@@ -13,29 +13,37 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alwa_yolo.data.resolve import resolve_data  # noqa: E402
-from alwa_yolo.trainer import ALWADetectionTrainer  # noqa: E402
-from timing import attach_iteration_timer  # noqa: E402
+from timing import attach_iteration_timer
+
+from alwa_yolo.data.resolve import resolve_data
+from alwa_yolo.model_check import check_model
+from alwa_yolo.trainer import TRAINERS
 
 
 def main(overrides: dict) -> dict:
     """Train, timing every iteration (forward, backward and optimiser step) with host-side clocks."""
     overrides = {**overrides, "data": str(resolve_data(overrides["data"]))}
-    trainer = ALWADetectionTrainer(overrides=overrides)
+    task = check_model(overrides["model"]).task
+    trainer = TRAINERS[task](overrides=overrides)
     times = attach_iteration_timer(trainer)
     trainer.train()
     rows = trainer.read_results_csv()
     final = {k: v[-1] for k, v in rows.items()}
+    strategy = trainer.weighting
     summary = {
         "config": overrides,
+        "task": task,
         "mAP50": final["metrics/mAP50(B)"],
         "mAP50-95": final["metrics/mAP50-95(B)"],
+        "mask_mAP50-95": final.get("metrics/mAP50-95(M)"),
         "epochs": len(rows["epoch"]),
         "median_s_per_it": statistics.median(times[len(times) // 10 :]),  # skip warm-up iterations
-        "iterations": trainer.weighting.iteration,
-        "w_final": trainer.weighting.w,
-        "updates": [u.__dict__ for u in trainer.weighting.history],
+        "iterations": strategy.iteration,
+        "w_final": strategy.w,
+        "updates": [u.__dict__ for u in strategy.history],
         "w_cls_per_epoch": rows.get("alwa/w_cls"),
+        "epoch_losses": strategy.epoch_losses,
+        "calibration": strategy.calibration() if hasattr(strategy, "calibration") else None,
     }
     (Path(trainer.save_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

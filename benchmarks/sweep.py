@@ -1,12 +1,18 @@
-"""Train every weighting x base gains x regression loss x seed on one dataset and tabulate the results.
+"""Train a grid of weighting x box loss x gain scale x seed on one dataset and tabulate paired differences.
 
 Each configuration runs in its own process (``run_one.py``) and leaves ``summary.json`` in its run folder; a
-configuration whose summary exists is skipped, so an interrupted sweep resumes where it stopped. The table
-(``results.md``) reports the final-epoch mAP50 / mAP50-95 as mean +- half-range over seeds, the final weights and
-the median seconds per iteration; ``map.png`` and ``weights.png`` plot them.
+configuration whose summary exists is skipped, so an interrupted sweep resumes where it stopped (rerun the same
+command), and ``--jobs 2`` trains two at a time (Ultralytics gives each CPU run one thread, so two use both cores of
+a 2-core machine). ``results.md`` reports, per configuration, the final-epoch mAP50-95 (mean and standard deviation
+over seeds) and its **paired difference** from ``fixed`` with the same box loss, gain scale and seed: the mean, the
+per-seed values and a verdict, ``better`` / ``worse`` only when every seed moves the same way and the mean
+difference exceeds the baseline's seed standard deviation, ``level`` otherwise. ``results.json`` keeps every run.
 
 Usage (the commands behind benchmarks/README.md):
-    python benchmarks/sweep.py --data data/shapes.yaml --epochs 8 --seeds 0 1 --out benchmarks/results/shapes
+    python benchmarks/sweep.py --data data/shapes.yaml --epochs 20 --seeds 0 1 2 --jobs 2 \\
+        --weightings fixed alwa2 alwa2-raw alwa-cal --out benchmarks/results/scratch-shapes
+    python benchmarks/sweep.py --data data/shapes.yaml --model benchmarks/results/pretrain/weights/best.pt ...
+    python benchmarks/sweep.py --scale cls=0.125,0.25,0.5,1,2,4,8 --gains hyp ...   # gain robustness
 """
 
 from __future__ import annotations
@@ -15,138 +21,196 @@ import argparse
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from ultralytics.cfg import DEFAULT_CFG_DICT
 
 HERE = Path(__file__).resolve().parent
-WEIGHTINGS = ("fixed", "alwa1", "alwa2", "alwa2-raw", "uw", "dwa")
+ROOT = HERE.parent
 REG_LOSSES = ("ciou", "l1", "smoothl1")
 
 
-def configs(opt) -> list[dict]:
-    """The grid: ``fixed`` on Ultralytics' gains and (``--unit-fixed``) on unit gains; adaptive ones on ``--gains``."""
-    out = []
+def configs(opt: argparse.Namespace) -> list[dict]:
+    """The grid, one dict of trainer arguments per run (``gain_scale`` = (hyperparameter, multiplier) or None)."""
+    scales: list[tuple[str, float] | None] = [None]
+    if opt.scale:
+        key, values = opt.scale.split("=")
+        scales = [(key, float(v)) for v in values.split(",")]
+    grid = []
     for reg in opt.reg_losses:
-        for w in opt.weightings:
-            gains_list = ["hyp", "unit"] if (w == "fixed" and opt.unit_fixed) else (["hyp"] if w == "fixed" else opt.gains)
-            for gains in gains_list:
+        for scale in scales:
+            for w in opt.weightings:
                 for seed in opt.seeds:
-                    out.append({"weighting": w, "gains": gains, "reg_loss": reg, "seed": seed})
-    return out
+                    c = {"weighting": w, "reg_loss": reg, "seed": seed, "gains": "auto" if w == "fixed" else opt.gains}
+                    if scale:
+                        c[scale[0]] = DEFAULT_CFG_DICT[scale[0]] * scale[1]
+                    grid.append({**c, "_scale": scale})
+    return grid
 
 
 def run_name(c: dict) -> str:
-    return f"{c['weighting']}-{c['gains']}-{c['reg_loss']}-s{c['seed']}"
+    scale = f"-{c['_scale'][0]}x{c['_scale'][1]:g}" if c.get("_scale") else ""
+    return f"{c['weighting']}-{c['gains']}-{c['reg_loss']}{scale}-s{c['seed']}"
 
 
-def train(c: dict, opt) -> dict | None:
+def train(c: dict, opt: argparse.Namespace) -> dict | None:
     """Train one configuration unless its summary exists; return the summary (None if the run failed)."""
     folder = Path(opt.out) / "runs" / run_name(c)
     summary = folder / "summary.json"
     if not summary.exists():
+        if opt.table_only:
+            return None
         overrides = {
             "model": opt.model, "data": opt.data, "epochs": opt.epochs, "imgsz": opt.img, "batch": opt.batch,
-            "device": opt.device, "workers": 0, "project": str(Path(opt.out).resolve() / "runs"), "name": run_name(c),
-            "exist_ok": True, "plots": False, "alwa_interval": opt.alwa_interval, "deterministic": True, **c,
-        }
+            "device": opt.device, "workers": opt.workers, "project": str(Path(opt.out).resolve() / "runs"),
+            "name": run_name(c), "exist_ok": True, "plots": False, "alwa_interval": opt.alwa_interval,
+            **{k: v for k, v in c.items() if not k.startswith("_")},
+            **dict(kv.split("=", 1) for kv in opt.extra),
+        }  # fmt: skip
         print(f"--> {run_name(c)}", flush=True)
         p = subprocess.run([sys.executable, str(HERE / "run_one.py"), json.dumps(overrides)], capture_output=True,
-                           text=True)
+                           text=True, cwd=ROOT)  # fmt: skip
         if p.returncode != 0:
-            print(p.stderr[-2000:], file=sys.stderr)
+            print(f"FAILED {run_name(c)}:\n{p.stderr[-2000:]}", file=sys.stderr, flush=True)
             return None
+        print(f"<-- {run_name(c)}: mAP50-95 {json.loads(summary.read_text())['mAP50-95']:.4f}", flush=True)
     return json.loads(summary.read_text())
 
 
-def table(results: list[tuple[dict, dict]]) -> str:
-    """Markdown table, one row per configuration, seeds aggregated."""
-    groups: dict[tuple, list[dict]] = {}
-    for c, s in results:
-        groups.setdefault((c["reg_loss"], c["weighting"], c["gains"]), []).append(s)
-    lines = [
-        "| reg loss | weighting | base gains | mAP50 | mAP50-95 | final w_cls / w_reg | windows S_cls > S_reg | s/it | seeds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for (reg, w, g), ss in groups.items():
-        def mr(key):
-            v = np.array([s[key] for s in ss])
-            return f"{v.mean():.3f} ± {(v.max() - v.min()) / 2:.3f}"
+def verdict(diffs: np.ndarray, baseline_sd: float) -> str:
+    """``better`` / ``worse`` only when every seed moves the same way by more than the seed spread, else ``level``."""
+    if len(diffs) >= 2 and abs(diffs.mean()) > baseline_sd:
+        if (diffs > 0).all():
+            return "better"
+        if (diffs < 0).all():
+            return "worse"
+    return "level"
 
-        wc = np.mean([s["w_final"]["cls"] for s in ss])
-        wr = np.mean([s["w_final"]["reg"] for s in ss])
-        n_up = np.mean([len(s["updates"]) for s in ss])
-        fired = np.mean([sum(u["stat_cls"] > u["stat_reg"] for u in s["updates"]) for s in ss])
-        upd = f"{fired:.1f} of {n_up:.0f}" if w.startswith("alwa") else "-"
-        sit = np.median([s["median_s_per_it"] for s in ss])
-        lines.append(f"| {reg} | {w} | {g} | {mr('mAP50')} | {mr('mAP50-95')} | {wc:.2f} / {wr:.2f} | {upd} "
-                     f"| {sit:.3f} | {len(ss)} |")
+
+def table(results: list[tuple[dict, dict]], metric: str = "mAP50-95") -> str:
+    """Markdown table, one row per configuration, seeds aggregated, paired against ``fixed``."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    for c, s in results:
+        groups.setdefault((c["reg_loss"], c["_scale"] and tuple(c["_scale"]), c["weighting"], c["gains"]), {})[
+            c["seed"]
+        ] = s
+    lines = [
+        f"| box loss | gain scale | weighting | gains | {metric} mean ± sd | paired diff vs fixed | per seed | verdict "
+        "| final w_cls | seeds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (reg, scale, w, g), runs in groups.items():
+        v = np.array([runs[k][metric] for k in sorted(runs)])
+        base = next((r for (r2, s2, w2, _), r in groups.items() if (r2, s2, w2) == (reg, scale, "fixed")), None)
+        paired, per_seed, call = "", "", ""
+        if base and w != "fixed":
+            seeds = sorted(set(runs) & set(base))
+            d = np.array([runs[k][metric] - base[k][metric] for k in seeds])
+            if len(d):
+                b = np.array([base[k][metric] for k in seeds])
+                paired = f"{d.mean():+.3f}"
+                per_seed = " ".join(f"{x:+.3f}" for x in d)
+                call = verdict(d, b.std(ddof=1) if len(b) > 1 else 0.0)
+        wcls = np.mean([runs[k]["w_final"]["cls"] for k in runs])
+        sc = f"{scale[0]} x{scale[1]:g}" if scale else "1"
+        lines.append(
+            f"| {reg} | {sc} | {w} | {g} | {v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0:.3f} | {paired} "
+            f"| {per_seed} | {call} | {wcls:.2f} | {len(v)} |"
+        )
     return "\n".join(lines)
 
 
-def plots(results: list[tuple[dict, dict]], out: Path) -> None:
-    """map.png: mAP50-95 per configuration with the seed spread; weights.png: w_cls per epoch."""
+def plot_map(results: list[tuple[dict, dict]], out: Path, metric: str = "mAP50-95") -> None:
+    """``map.png``: the metric per configuration, one dot per seed, lines joining a seed's runs (paired)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = sorted({(c["reg_loss"], c["weighting"], c["gains"]) for c, _ in results})
-    vals = [[s["mAP50-95"] for c, s in results if (c["reg_loss"], c["weighting"], c["gains"]) == k] for k in keys]
-    fig, ax = plt.subplots(figsize=(max(6, len(keys) * 0.5), 4), tight_layout=True)
-    for i, v in enumerate(vals):
-        ax.plot([i] * len(v), v, "o", color="tab:blue", alpha=0.6)
-        ax.plot([i - 0.3, i + 0.3], [np.mean(v)] * 2, color="k")
-    ax.set_xticks(range(len(keys)), ["/".join(k) for k in keys], rotation=70, fontsize=7)
-    ax.set_ylabel("final mAP50-95")
-    ax.grid(alpha=0.3)
+    regs = sorted({c["reg_loss"] for c, _ in results}, key=REG_LOSSES.index)
+    ws = list(dict.fromkeys(c["weighting"] for c, _ in results))
+    fig, axes = plt.subplots(1, len(regs), figsize=(3.2 * len(regs) + 1, 3.6), tight_layout=True, squeeze=False)
+    for ax, reg in zip(axes[0], regs):
+        for seed in sorted({c["seed"] for c, _ in results}):
+            ys = [next((s[metric] for c, s in results if (c["reg_loss"], c["weighting"], c["seed"]) == (reg, w, seed)
+                        and not c["_scale"]), np.nan) for w in ws]  # fmt: skip
+            ax.plot(range(len(ws)), ys, "o-", color="0.7", lw=0.8, ms=4)
+        means = [np.mean([s[metric] for c, s in results if (c["reg_loss"], c["weighting"]) == (reg, w)]) for w in ws]
+        ax.plot(range(len(ws)), means, "D", color="tab:red", ms=7, label="mean")
+        ax.set_xticks(range(len(ws)), ws, rotation=30)
+        ax.set_title(reg)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"final {metric} (grey: one seed)")
     fig.savefig(out / "map.png", dpi=120)
     plt.close(fig)
 
-    fig, axes = plt.subplots(1, len({c["reg_loss"] for c, _ in results}), figsize=(12, 3.5), tight_layout=True,
-                             squeeze=False)
-    for ax, reg in zip(axes[0], sorted({c["reg_loss"] for c, _ in results})):
-        for c, s in results:
-            if c["reg_loss"] == reg and s.get("w_cls_per_epoch") and c["seed"] == min(x["seed"] for x, _ in results):
-                ax.plot(range(1, len(s["w_cls_per_epoch"]) + 1), s["w_cls_per_epoch"], label=f"{c['weighting']}/{c['gains']}")
-        ax.set_title(f"w_cls per epoch ({reg})")
-        ax.set_xlabel("epoch")
+
+def plot_scale(results: list[tuple[dict, dict]], out: Path, metric: str = "mAP50-95") -> None:
+    """``robustness.png``: the metric against the gain multiplier, one line per weighting and box loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key = next(c["_scale"][0] for c, _ in results if c["_scale"])
+    regs = sorted({c["reg_loss"] for c, _ in results}, key=REG_LOSSES.index)
+    fig, axes = plt.subplots(1, len(regs), figsize=(4.5 * len(regs), 3.8), tight_layout=True, squeeze=False)
+    for ax, reg in zip(axes[0], regs):
+        for w in dict.fromkeys(c["weighting"] for c, _ in results):
+            pts: dict[float, list[float]] = {}
+            for c, s in results:
+                if (c["reg_loss"], c["weighting"]) == (reg, w):
+                    pts.setdefault(c["_scale"][1], []).append(s[metric])
+            xs = sorted(pts)
+            ax.errorbar(xs, [np.mean(pts[x]) for x in xs], yerr=[np.std(pts[x]) for x in xs], marker="o", capsize=3,
+                        label=w)  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(f"{key} gain x (Ultralytics' {DEFAULT_CFG_DICT[key]:g} = 1)")
+        ax.set_title(reg)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.savefig(out / "weights.png", dpi=120)
+    axes[0][0].set_ylabel(f"final {metric}")
+    axes[0][-1].legend(fontsize=8)
+    fig.savefig(out / "robustness.png", dpi=120)
     plt.close(fig)
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data/shapes.yaml")
-    parser.add_argument("--model", default="yolov8n.yaml")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--model", default="yolov8n.yaml", help="model yaml (from scratch) or .pt (fine-tune)")
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--img", type=int, default=128)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--weightings", nargs="+", default=list(WEIGHTINGS))
-    parser.add_argument("--gains", nargs="+", default=["unit"], help="base gains of the adaptive strategies")
-    parser.add_argument("--unit-fixed", action="store_true", help="also run fixed on unit gains")
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--weightings", nargs="+", default=["fixed", "alwa2", "alwa2-raw", "alwa-cal"])
+    parser.add_argument("--gains", default="auto", help="base gains of the adaptive strategies (fixed: hyp)")
     parser.add_argument("--reg-losses", nargs="+", default=list(REG_LOSSES))
+    parser.add_argument("--scale", default="", help="gain robustness: KEY=m1,m2,... multiplies Ultralytics' KEY gain")
     parser.add_argument("--alwa-interval", type=int, default=100)
+    parser.add_argument("--extra", nargs="*", default=[], help="more trainer arguments, key=value")
+    parser.add_argument("--jobs", type=int, default=1, help="configurations trained at the same time")
+    parser.add_argument("--metric", default="mAP50-95", help="summary key to tabulate (e.g. mask_mAP50-95)")
     parser.add_argument("--out", default=str(HERE / "results" / "shapes"))
     parser.add_argument("--table-only", action="store_true", help="tabulate finished runs, train nothing")
     opt = parser.parse_args(argv)
     out = Path(opt.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for c in configs(opt):
-        done = (Path(opt.out) / "runs" / run_name(c) / "summary.json").exists()
-        s = train(c, opt) if (done or not opt.table_only) else None
-        if s is not None:
-            results.append((c, s))
-    md = table(results)
+    grid = configs(opt)
+    with ThreadPoolExecutor(max(1, opt.jobs)) as pool:
+        summaries = list(pool.map(lambda c: train(c, opt), grid))
+    results = [(c, s) for c, s in zip(grid, summaries) if s is not None]
+    if not results:
+        print("no finished runs to tabulate")
+        return
+    md = table(results, opt.metric)
     cmd = "python benchmarks/sweep.py " + " ".join(sys.argv[1:] if argv is None else argv)
     (out / "results.md").write_text(f"Command: `{cmd}`\n\n{md}\n")
-    (out / "results.json").write_text(json.dumps([{"config": c, **s} for c, s in results], indent=1))
-    plots(results, out)
+    (out / "results.json").write_text(json.dumps([{"config": c, **s} for c, s in results], indent=1, default=str))
+    plot_scale(results, out, opt.metric) if opt.scale else plot_map(results, out, opt.metric)
     print(md)
 
 

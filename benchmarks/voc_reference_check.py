@@ -34,9 +34,9 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-cfg-"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import xml.etree.ElementTree as ET  # noqa: E402
+import xml.etree.ElementTree as ET
 
-from alwa_yolo.data.voc import convert_voc  # noqa: E402
+from alwa_yolo.data.voc import convert_voc
 
 YEAR = "2019"  # any 4 digits: the converter wants a VOC<year> folder
 TOL = 5e-7  # half a unit of the 6th decimal
@@ -46,8 +46,9 @@ def extract_data(source: Path, work: Path) -> Path:
     """The folder holding deepforest's ``*.xml``/``*.png``/``*.csv``: from a wheel, or as given."""
     if source.suffix == ".whl":
         with zipfile.ZipFile(source) as whl:
-            members = [m for m in whl.namelist() if m.startswith("deepforest/data/") and m.endswith((".xml", ".png",
-                                                                                                     ".csv"))]
+            members = [
+                m for m in whl.namelist() if m.startswith("deepforest/data/") and m.endswith((".xml", ".png", ".csv"))
+            ]
             whl.extractall(work / "wheel", members)
         return work / "wheel" / "deepforest" / "data"
     return source / "deepforest" / "data" if (source / "deepforest" / "data").is_dir() else source
@@ -86,7 +87,7 @@ def ultralytics_convert_label():
 
     script = yaml.safe_load(cfg.read_text())["download"].split("# Download")[0]
     namespace: dict = {"yaml": {}}
-    exec(compile(script, str(cfg), "exec"), namespace)  # noqa: S102 - Ultralytics' own, installed code
+    exec(compile(script, str(cfg), "exec"), namespace)
     return namespace["convert_label"], namespace["yaml"]
 
 
@@ -113,15 +114,18 @@ def check_against_ultralytics(devkit: Path, dst: Path, ids: list[str], names: li
         for n, (r, o) in enumerate(zip(ref, ours)):
             lines += 1
             rv, ov = [float(x) for x in r[1:]], [float(x) for x in o[1:]]
-            if any(x < 0 or x > 1 for x in (rv[0] - rv[2] / 2, rv[0] + rv[2] / 2, rv[1] - rv[3] / 2,
-                                             rv[1] + rv[3] / 2)):
+            if any(
+                x < 0 or x > 1 for x in (rv[0] - rv[2] / 2, rv[0] + rv[2] / 2, rv[1] - rv[3] / 2, rv[1] + rv[3] / 2)
+            ):
                 clipped += 1
                 rv = clip_xywh(rv)
             exact += [f"{x:.6f}" for x in rv] == o[1:]
             if r[0] != o[0] or max(abs(a - b) for a, b in zip(rv, ov)) > TOL:
                 problems.append(f"{i} line {n + 1}: ours {' '.join(o)} vs Ultralytics {' '.join(r)}")
-    print(f"[1] Ultralytics VOC.yaml convert_label: {lines} boxes compared, {exact} identical after 6-decimal "
-          f"rounding, {clipped} past the border (compared clipped), {len(problems)} mismatches")
+    print(
+        f"[1] Ultralytics VOC.yaml convert_label: {lines} boxes compared, {exact} identical after 6-decimal "
+        f"rounding, {clipped} past the border (compared clipped), {len(problems)} mismatches"
+    )
     return problems
 
 
@@ -133,8 +137,10 @@ def check_against_csv(data: Path, dst: Path, names: list[str]) -> list[str]:
         return []
     rows = list(csv.DictReader(csv_file.open()))
     ours = (dst / "labels" / f"test{YEAR}" / "OSBS_029.txt").read_text().splitlines()
-    size = int(ET.parse(data / "OSBS_029.xml").getroot().findtext("size/width")), int(
-        ET.parse(data / "OSBS_029.xml").getroot().findtext("size/height"))
+    size = (
+        int(ET.parse(data / "OSBS_029.xml").getroot().findtext("size/width")),
+        int(ET.parse(data / "OSBS_029.xml").getroot().findtext("size/height")),
+    )
     problems, worst = [], 0.0
     if len(rows) != len(ours):
         return [f"OSBS_029: {len(ours)} label lines, CSV {len(rows)} rows"]
@@ -147,8 +153,10 @@ def check_against_csv(data: Path, dst: Path, names: list[str]) -> list[str]:
         worst = max(worst, err)
         if names[int(cls)] != row["label"] or err > 1.0:
             problems.append(f"OSBS_029 row {n + 1}: ours {back} {names[int(cls)]} vs CSV {want} {row['label']}")
-    print(f"[2] deepforest OSBS_029.csv: {len(rows)} boxes, largest corner difference {worst:.4f} px, "
-          f"{len(problems)} beyond 1 px")
+    print(
+        f"[2] deepforest OSBS_029.csv: {len(rows)} boxes, largest corner difference {worst:.4f} px, "
+        f"{len(problems)} beyond 1 px"
+    )
     return problems
 
 
@@ -170,8 +178,12 @@ def check_loader(dst: Path, ids: list[str], names: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the three checks and print a report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--deepforest", type=Path, required=True,
-                        help="deepforest wheel (.whl), unpacked wheel, or its deepforest/data folder")
+    parser.add_argument(
+        "--deepforest",
+        type=Path,
+        required=True,
+        help="deepforest wheel (.whl), unpacked wheel, or its deepforest/data folder",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -179,10 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         ids = build_devkit(data, work / "VOCdevkit")
         names = class_names(work / "VOCdevkit")
         summary = convert_voc(work / "VOCdevkit", work / "out", classes=names)
-        print(f"converted {summary['images']} images ({', '.join(ids)}), {summary['objects']} boxes, classes "
-              f"{summary['per_class']}, clipped {summary['clipped']}, skipped {summary['skipped']}")
-        problems = (check_against_ultralytics(work / "VOCdevkit", work / "out", ids, names, work)
-                    + check_against_csv(data, work / "out", names) + check_loader(work / "out", ids, names))
+        print(
+            f"converted {summary['images']} images ({', '.join(ids)}), {summary['objects']} boxes, classes "
+            f"{summary['per_class']}, clipped {summary['clipped']}, skipped {summary['skipped']}"
+        )
+        problems = (
+            check_against_ultralytics(work / "VOCdevkit", work / "out", ids, names, work)
+            + check_against_csv(data, work / "out", names)
+            + check_loader(work / "out", ids, names)
+        )
     for p in problems[:20]:
         print("MISMATCH", p)
     print("OK" if not problems else f"FAILED: {len(problems)} problems")

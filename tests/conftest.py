@@ -6,7 +6,6 @@ The environment is set at import time, before any test module imports Ultralytic
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,8 @@ TINY_YAML = """\
 path: tiny
 train: images/train
 val: images/val
-generate: {kind: shapes, classes: 3, train: 32, val: 16, imgsz: 64, min_size: 0.25, max_size: 0.5, max_objects: 2, seed: 1}
+generate: {kind: shapes, classes: 3, train: 32, val: 16, imgsz: 64, min_size: 0.25, max_size: 0.5, max_objects: 2,
+           seed: 1}
 names: {0: red_circle, 1: green_square, 2: blue_triangle}
 """
 
@@ -46,19 +46,3 @@ def tiny_data(tiny_yaml) -> Path:
     from alwa_yolo.data.resolve import resolve_data
 
     return Path(resolve_data(tiny_yaml))
-
-
-def run_script(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
-    """Run ``python <args>`` from the repository (or ``cwd``) and return the completed process."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd or ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-TRAIN_FAST = ["--device", "cpu", "--workers", "0", "plots=False", "val=True"]
-"""Flags that keep a test training run small on the CPU."""

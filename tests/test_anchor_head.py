@@ -1,27 +1,21 @@
-"""The YOLOv5-style anchor head: shapes, decoding, target assignment, loss contract, autoanchor, fine-tune transfer,
-and short trainer runs (an overfit on a handful of images, and alwa2 with autoanchor)."""
+"""The YOLOv5-style anchor head, unit by unit: shapes, decoding, target assignment, loss contract, autoanchor,
+fine-tune transfer, and loading a checkpoint saved under the package layout of alwa-yolo 0.1."""
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
-from conftest import ROOT
-
-from alwa_yolo.anchor_model import AnchorDetectionModel, is_anchor_cfg
-from alwa_yolo.autoanchor import autoanchor_callback, check_anchors, kmeans_anchors, labels_wh
-from alwa_yolo.losses.anchor import LOSS_NAMES, AnchorDetectionLoss, anchor_gains, build_targets
+from alwa_yolo.anchor import AnchorDetect, AnchorDetectionLoss, AnchorDetectionModel, is_anchor_cfg
+from alwa_yolo.anchor.autoanchor import check_anchors, kmeans_anchors, labels_wh
+from alwa_yolo.anchor.loss import LOSS_NAMES, anchor_gains, build_targets
 from alwa_yolo.losses.regression import REG_LOSSES
-from alwa_yolo.nn import AnchorDetect
+from helpers import ROOT
 
 ANCHOR_YAML = ROOT / "cfg" / "models" / "yolov8n-anchor.yaml"
 
@@ -58,9 +52,7 @@ def test_model_builds_with_strides_anchors_and_priors(model):
     assert torch.allclose(b[:, 5:], torch.tensor(math.log(0.6 / (3 - 0.99))))
     assert is_anchor_cfg(ANCHOR_YAML) and is_anchor_cfg(model.yaml) and not is_anchor_cfg("yolov8n.yaml")
     assert not is_anchor_cfg("x.pt") and not is_anchor_cfg(None)
-    copied = model.as_stock(alwa_state={"name": "fixed"})
-    assert type(copied) is AnchorDetectionModel and copied.alwa_state == {"name": "fixed"}
-    assert not hasattr(model, "alwa_state")
+    assert model.for_checkpoint() is model  # anchor checkpoints keep their class
 
 
 @pytest.mark.parametrize("hw", [(64, 64), (96, 128), (160, 96)])
@@ -209,8 +201,12 @@ def test_check_anchors_refits_only_when_recall_is_low():
     assert not again.refit and again.bpr == res.new_bpr
     assert np.allclose(kmeans_anchors(wh * 640, 9), kmeans_anchors(wh * 640, 9))  # deterministic for DDP ranks
 
-    dataset = SimpleNamespace(labels=[{"shape": (100, 200), "bboxes": np.array([[0.5, 0.5, 0.5, 0.5]])},
-                                      {"shape": (50, 50), "bboxes": np.zeros((0, 4))}])
+    dataset = SimpleNamespace(
+        labels=[
+            {"shape": (100, 200), "bboxes": np.array([[0.5, 0.5, 0.5, 0.5]])},
+            {"shape": (50, 50), "bboxes": np.zeros((0, 4))},
+        ]
+    )
     assert labels_wh(dataset).tolist() == [[0.5, 0.25]]
 
 
@@ -242,99 +238,3 @@ def test_finetune_from_anchor_free_transfers_backbone_and_neck():
     assert len(sd) - len(body) == 7  # 3 convs x (weight, bias) + the anchors: only the head starts fresh
     src_sd = src.model.state_dict()
     assert all(torch.equal(sd[k], src_sd[k]) for k in body)
-
-
-# --- trainer runs -----------------------------------------------------------------------------------------------
-def _read_csv(path: Path) -> list[dict]:
-    with open(path) as f:
-        return [{k.strip(): v for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-@pytest.fixture(scope="module")
-def overfit_data(tmp_path_factory) -> Path:
-    """16 generated 96-pixel images of 2 classes, validated on themselves; generated into a temporary cache."""
-    from alwa_yolo.data.resolve import resolve_data
-
-    tmp = tmp_path_factory.mktemp("anchor-data")
-    spec = tmp / "overfit-src.yaml"
-    spec.write_text(yaml.safe_dump({
-        "path": "anchor-overfit", "train": "images/train", "val": "images/val", "names": {0: "a", 1: "b"},
-        "generate": {"kind": "shapes", "classes": 2, "train": 16, "val": 4, "imgsz": 96, "min_size": 0.25,
-                     "max_size": 0.5, "max_objects": 2, "seed": 0},
-    }))
-    old = os.environ.get("ALWA_YOLO_CACHE")
-    os.environ["ALWA_YOLO_CACHE"] = str(tmp / "cache")
-    try:
-        data = yaml.safe_load(Path(resolve_data(spec)).read_text())
-    finally:
-        if old is None:
-            os.environ.pop("ALWA_YOLO_CACHE")
-        else:
-            os.environ["ALWA_YOLO_CACHE"] = old
-    data["val"] = data["train"]
-    out = tmp / "overfit.yaml"
-    out.write_text(yaml.safe_dump(data))
-    return out
-
-
-NO_AUGMENT = dict(mosaic=0.0, fliplr=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.0, translate=0.0, scale=0.0)
-
-
-def test_overfit_a_handful_of_images(overfit_data, tmp_path):
-    from alwa_yolo.trainer import ALWADetectionTrainer
-
-    trainer = ALWADetectionTrainer(overrides=dict(
-        model=str(ANCHOR_YAML), data=str(overfit_data), epochs=60, imgsz=96, batch=8, device="cpu", workers=0,
-        project=str(tmp_path), name="x", weighting="fixed", plots=False, val=False, optimizer="AdamW", lr0=0.01,
-        warmup_epochs=0, **NO_AUGMENT,
-    ))
-    trainer.train()
-    rows = _read_csv(trainer.save_dir / "results.csv")
-    total = [sum(float(r[f"train/{n}"]) for n in LOSS_NAMES) for r in rows]
-    first, last = np.mean(total[:3]), np.mean(total[-3:])
-    map50 = float(rows[-1]["metrics/mAP50(B)"])
-    print(f"\noverfit: train loss {first:.4f} -> {last:.4f}, mAP50 {map50:.3f}")
-    assert last < 0.6 * first
-    assert map50 > 0.1
-    ckpt = torch.load(trainer.save_dir / "weights" / "last.pt", map_location="cpu", weights_only=False)
-    assert type(ckpt["model"]) is AnchorDetectionModel  # the class survives: stock Ultralytics has no anchor head
-
-
-def test_alwa2_autoanchor_and_resume_in_the_trainer(tiny_data, tmp_path):
-    """alwa2 with a 2-iteration window; anchors far too small for the boxes, so autoanchor must re-fit them; the run
-    is interrupted after epoch 1 and resumed: the re-fitted anchors and the weighting state come back."""
-    from alwa_yolo.trainer import ALWADetectionTrainer
-
-    cfg = yaml.safe_load(ANCHOR_YAML.read_text())
-    cfg["anchors"] = [[1, 1, 1, 2, 2, 1], [2, 2, 2, 3, 3, 2], [3, 3, 3, 4, 4, 3]]
-    model_yaml = tmp_path / "yolov8n-anchor-tiny.yaml"  # the name keeps the scale letter
-    model_yaml.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    first = ALWADetectionTrainer(overrides=dict(
-        model=str(model_yaml), data=str(tiny_data), epochs=2, imgsz=64, batch=8, device="cpu", workers=0,
-        project=str(tmp_path), name="x", weighting="alwa2", alwa_interval=2, plots=False,
-    ))
-    first.add_callback("on_pretrain_routine_end", autoanchor_callback)
-
-    def stop_after_one(trainer):
-        raise KeyboardInterrupt  # as if Ctrl-C after epoch 1 was saved
-
-    first.add_callback("on_fit_epoch_end", stop_after_one)
-    with pytest.raises(KeyboardInterrupt):
-        first.train()
-    fitted = first.model.model[-1].anchor_wh.clone()
-    assert fitted.min() > 4  # re-fitted to the tiny set's 16-32 px boxes
-    assert torch.equal(first.ema.ema.model[-1].anchor_wh, fitted)
-
-    last = first.save_dir / "weights" / "last.pt"
-    resumed = ALWADetectionTrainer(overrides={"model": str(last), "resume": str(last)})
-    resumed.add_callback("on_pretrain_routine_end", autoanchor_callback)  # skipped on resume
-    resumed.train()
-    assert isinstance(resumed.model, AnchorDetectionModel) and resumed.weighting.iteration == 8
-    rows = _read_csv(first.save_dir / "results.csv")
-    assert len(rows) == 2 and "train/obj_loss" in rows[0] and "val/obj_loss" in rows[0]
-    assert all(math.isfinite(float(r[f"{s}/{n}"])) for r in rows for s in ("train", "val") for n in LOSS_NAMES)
-    updates = _read_csv(first.save_dir / "alwa.csv")
-    assert [int(u["iteration"]) for u in updates] == [2, 4, 6, 8]  # 32 images / batch 8: 4 iterations per epoch
-    ckpt = torch.load(last, map_location="cpu", weights_only=False)
-    assert torch.allclose(ckpt["model"].model[-1].anchor_wh.float(), fitted, rtol=1e-3)  # saved in fp16
-    assert ckpt["model"].alwa_state["name"] == "alwa2" and ckpt["model"].alwa_state["iteration"] == 8

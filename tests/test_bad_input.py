@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TRAIN_FAST, run_script
+from helpers import ROOT, TRAIN_FAST, run_script
 
 
 def fails_cleanly(p, *needles: str) -> str:
@@ -40,8 +40,9 @@ def test_missing_data_yaml(tmp_path):
 
 
 def test_malformed_yaml(bad_yaml, tmp_path):
-    err = fails_cleanly(train("--data", str(bad_yaml("train: [a, b\nval: x\n")), "--project", str(tmp_path)),
-                        "not valid YAML")
+    err = fails_cleanly(
+        train("--data", str(bad_yaml("train: [a, b\nval: x\n")), "--project", str(tmp_path)), "not valid YAML"
+    )
     assert "line" in err
 
 
@@ -50,8 +51,9 @@ def test_yaml_that_is_not_a_mapping(bad_yaml, tmp_path):
 
 
 def test_yaml_missing_keys(bad_yaml, tmp_path):
-    fails_cleanly(train("--data", str(bad_yaml("train: images/train\nnames: [a]\n")), "--project", str(tmp_path)),
-                  "'val'")
+    fails_cleanly(
+        train("--data", str(bad_yaml("train: images/train\nnames: [a]\n")), "--project", str(tmp_path)), "'val'"
+    )
 
 
 def test_dataset_paths_that_do_not_exist(bad_yaml, tmp_path):
@@ -70,8 +72,7 @@ def test_missing_weights_fails_fast(tiny_yaml, tmp_path):
 
 
 def test_val_bad_device_and_missing_test_split(tiny_yaml, tmp_path):
-    ckpt = tmp_path / "fake.pt"
-    ckpt.write_bytes(b"")  # never loaded: the checks come first
+    ckpt = ROOT / "tests" / "data" / "anchor-v0.1-layout.pt"  # a real (tiny) checkpoint
     p = run_script("val.py", "--weights", str(ckpt), "--data", str(tiny_yaml), "--device", "7")
     fails_cleanly(p, "Invalid CUDA 'device=7'")
     p = run_script("val.py", "--weights", str(ckpt), "--data", str(tiny_yaml), "--task", "test")
@@ -87,7 +88,7 @@ def test_val_bad_device_and_missing_test_split(tiny_yaml, tmp_path):
         (["--gains", "huge"], "unknown gains 'huge'"),
         (["lr00=0.1"], "Did you mean 'lr0'"),
         (["--no-such-flag"], "unrecognised argument"),
-        (["lr0=abc"], "'lr0=abc' is of invalid type"),
+        (["lr0=abc"], "lr0 must be a number greater than 0, got 'abc'"),
         (["--device", "7"], "Invalid CUDA 'device=7'"),
         (["--img", "0"], "too small"),
     ],
@@ -100,8 +101,12 @@ def test_existing_run_is_not_overwritten_by_a_failed_one(tiny_yaml, tmp_path):
     run = tmp_path / "exp"
     (run / "weights").mkdir(parents=True)
     (run / "weights" / "best.pt").write_bytes(b"precious")
-    fails_cleanly(train("--data", str(tiny_yaml), "--weighting", "bogus", "--project", str(tmp_path),
-                        "--name", "exp", "--exist-ok"), "bogus")
+    fails_cleanly(
+        train(
+            "--data", str(tiny_yaml), "--weighting", "bogus", "--project", str(tmp_path), "--name", "exp", "--exist-ok"
+        ),
+        "bogus",
+    )
     assert (run / "weights" / "best.pt").read_bytes() == b"precious"
 
 

@@ -6,20 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-cfg-"))
+import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pytest  # noqa: E402
-
-from alwa_yolo.data.coco import convert_coco  # noqa: E402
-from alwa_yolo.data.voc import ConversionError, InputNotFoundError  # noqa: E402
+from alwa_yolo.data.coco import convert_coco
+from alwa_yolo.errors import ConversionError, InputNotFoundError
+from helpers import ROOT
 
 INSTANCES = {
     "images": [
@@ -38,8 +31,11 @@ INSTANCES = {
         {"id": 16, "image_id": 4, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 1, "area": 100},
     ],
     "categories": [
-        {"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 13, "name": "stop sign"},
-        {"id": 44, "name": "bottle"}, {"id": 90, "name": "toothbrush"},
+        {"id": 1, "name": "person"},
+        {"id": 3, "name": "car"},
+        {"id": 13, "name": "stop sign"},
+        {"id": 44, "name": "bottle"},
+        {"id": 90, "name": "toothbrush"},
     ],
 }
 
@@ -62,8 +58,9 @@ def annotations(tmp_path: Path) -> Path:
     ann = tmp_path / "annotations"
     ann.mkdir()
     (ann / "instances_val2017.json").write_text(json.dumps(INSTANCES))
-    (ann / "captions_val2017.json").write_text(json.dumps({"images": INSTANCES["images"], "annotations": [
-        {"id": 1, "image_id": 1, "caption": "a dog"}]}))
+    (ann / "captions_val2017.json").write_text(
+        json.dumps({"images": INSTANCES["images"], "annotations": [{"id": 1, "image_id": 1, "caption": "a dog"}]})
+    )
     return ann
 
 
@@ -106,8 +103,10 @@ def test_single_json_file_as_src(annotations: Path, tmp_path: Path) -> None:
     [
         ("{not json", "not valid JSON"),
         (json.dumps({"images": []}), "needs 'images' and 'annotations'"),
-        (json.dumps({**INSTANCES, "annotations": [{**INSTANCES["annotations"][0], "category_id": 12}]}),
-         "category_id 12"),
+        (
+            json.dumps({**INSTANCES, "annotations": [{**INSTANCES["annotations"][0], "category_id": 12}]}),
+            "category_id 12",
+        ),
         (json.dumps({**INSTANCES, "annotations": [{**INSTANCES["annotations"][0], "image_id": 99}]}), "image_id 99"),
     ],
 )
@@ -134,8 +133,14 @@ def test_cli_malformed_json_exit_2(tmp_path: Path) -> None:
     ann.mkdir()
     (ann / "instances_val2017.json").write_text(json.dumps({"annotations": []}))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    r = subprocess.run([sys.executable, "-m", "alwa_yolo.data", "coco", "--src", str(ann), "--dst",
-                        str(tmp_path / "coco")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "alwa_yolo.data", "coco", "--src", str(ann), "--dst", str(tmp_path / "coco")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0

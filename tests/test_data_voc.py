@@ -5,36 +5,34 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-cfg-"))
+import cv2
+import numpy as np
+import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from alwa_yolo.data.voc import ConversionError, InputNotFoundError, convert_voc  # noqa: E402
+from alwa_yolo.data.voc import convert_voc
+from alwa_yolo.errors import ConversionError, InputNotFoundError
+from helpers import ROOT
 
 
 def _obj(name: str, box: tuple[int, int, int, int], difficult: int | None = 0) -> str:
     """One <object>; difficult=None leaves the tag out, as many VOC-style tools do."""
     diff = "" if difficult is None else f"<difficult>{difficult}</difficult>"
     xmin, ymin, xmax, ymax = box
-    return (f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>{diff}"
-            f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>")
+    return (
+        f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>{diff}"
+        f"<bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin><xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>"
+    )
 
 
 def _xml(filename: str, size: tuple[int, int] | None, objects: list[str]) -> str:
     """A VOC annotation; size=None leaves <size> out (the converter must read the image)."""
     size_xml = "" if size is None else f"<size><width>{size[0]}</width><height>{size[1]}</height></size>"
-    return (f"<annotation><folder>VOC</folder><filename>{filename}</filename>{size_xml}"
-            f"<segmented>0</segmented>{''.join(objects)}</annotation>")
+    return (
+        f"<annotation><folder>VOC</folder><filename>{filename}</filename>{size_xml}"
+        f"<segmented>0</segmented>{''.join(objects)}</annotation>"
+    )
 
 
 def _image(path: Path, width: int, height: int) -> None:
@@ -60,26 +58,57 @@ def devkit(tmp_path: Path) -> Path:
     """Two years; a difficult object, a box past the border, one fully outside, a missing <size>, an image without
     objects, a stale <filename>, objects without <difficult>."""
     dk = tmp_path / "VOCdevkit"
-    _year(dk, "2007", {
-        "000001": ((100, 50), _xml("000001.jpg", (100, 50), [
-            _obj("dog", (11, 6, 51, 26)),
-            _obj("person", (1, 1, 10, 10), difficult=1),
-            _obj("car", (81, 31, 121, 61)),  # past the right and bottom borders
-        ])),
-        "000002": ((64, 32), _xml("000002.jpg", None, [
-            _obj("cat", (17, 9, 49, 25)),
-            _obj("bottle", (70, 5, 90, 20)),  # entirely right of the 64 px wide image
-        ])),
-        "000003": ((40, 40), _xml("some_other_name.jpg", (40, 40), [])),  # stale <filename>, no objects
-        "000004": ((100, 50), _xml("000004.jpg", (100, 50), [_obj("horse", (1, 1, 101, 51))])),
-    }, {"trainval": ["000001", "000002", "000003"], "test": ["000004"]})
-    _year(dk, "2012", {
-        "2012_000001": ((200, 100), _xml("2012_000001.jpg", (200, 100), [
-            _obj("bird", (51, 26, 151, 76), difficult=None),
-            _obj("aeroplane", (1, 1, 21, 11), difficult=None),
-        ])),
-        "2012_000002": ((200, 100), _xml("2012_000002.jpg", (200, 100), [_obj("tvmonitor", (101, 51, 201, 101))])),
-    }, {"train": ["2012_000001"], "val": ["2012_000002"]})
+    _year(
+        dk,
+        "2007",
+        {
+            "000001": (
+                (100, 50),
+                _xml(
+                    "000001.jpg",
+                    (100, 50),
+                    [
+                        _obj("dog", (11, 6, 51, 26)),
+                        _obj("person", (1, 1, 10, 10), difficult=1),
+                        _obj("car", (81, 31, 121, 61)),  # past the right and bottom borders
+                    ],
+                ),
+            ),
+            "000002": (
+                (64, 32),
+                _xml(
+                    "000002.jpg",
+                    None,
+                    [
+                        _obj("cat", (17, 9, 49, 25)),
+                        _obj("bottle", (70, 5, 90, 20)),  # entirely right of the 64 px wide image
+                    ],
+                ),
+            ),
+            "000003": ((40, 40), _xml("some_other_name.jpg", (40, 40), [])),  # stale <filename>, no objects
+            "000004": ((100, 50), _xml("000004.jpg", (100, 50), [_obj("horse", (1, 1, 101, 51))])),
+        },
+        {"trainval": ["000001", "000002", "000003"], "test": ["000004"]},
+    )
+    _year(
+        dk,
+        "2012",
+        {
+            "2012_000001": (
+                (200, 100),
+                _xml(
+                    "2012_000001.jpg",
+                    (200, 100),
+                    [
+                        _obj("bird", (51, 26, 151, 76), difficult=None),
+                        _obj("aeroplane", (1, 1, 21, 11), difficult=None),
+                    ],
+                ),
+            ),
+            "2012_000002": ((200, 100), _xml("2012_000002.jpg", (200, 100), [_obj("tvmonitor", (101, 51, 201, 101))])),
+        },
+        {"train": ["2012_000001"], "val": ["2012_000002"]},
+    )
     return dk
 
 
@@ -130,14 +159,16 @@ def test_keep_difficult(devkit: Path, tmp_path: Path) -> None:
     s = convert_voc(devkit, tmp_path / "VOC", keep_difficult=True)
     # person (14): x (1+10)/2-1 = 4.5 -> .045, w 9 -> .09; y 4.5/50 -> .09, h 9/50 -> .18
     assert (tmp_path / "VOC/labels/trainval2007/000001.txt").read_text().splitlines()[1] == (
-        "14 0.045000 0.090000 0.090000 0.180000")
+        "14 0.045000 0.090000 0.090000 0.180000"
+    )
     assert s["skipped_difficult"] == 0 and s["objects"] == 8
 
 
 def test_unknown_class_error_and_skip(devkit: Path, tmp_path: Path) -> None:
     xml = devkit / "VOC2012/Annotations/2012_000002.xml"
-    xml.write_text(_xml("2012_000002.jpg", (200, 100), [_obj("unicorn", (1, 1, 5, 5)),
-                                                          _obj("tvmonitor", (101, 51, 201, 101))]))
+    xml.write_text(
+        _xml("2012_000002.jpg", (200, 100), [_obj("unicorn", (1, 1, 5, 5)), _obj("tvmonitor", (101, 51, 201, 101))])
+    )
     with pytest.raises(ConversionError) as err:
         convert_voc(devkit, tmp_path / "a")
     assert str(xml) in str(err.value) and "'unicorn'" in str(err.value) and "\n" not in str(err.value)
@@ -155,7 +186,8 @@ def test_custom_classes_from_list_and_file(devkit: Path, tmp_path: Path) -> None
         # unknown: person, cat, bottle, horse, bird, aeroplane, tvmonitor
         assert s["per_class"] == {"car": 1, "dog": 1} and s["skipped_unknown"] == 7
         assert (tmp_path / f"out{i}/labels/trainval2007/000001.txt").read_text() == (
-            "1 0.300000 0.300000 0.400000 0.400000\n0 0.900000 0.800000 0.200000 0.400000\n")
+            "1 0.300000 0.300000 0.400000 0.400000\n0 0.900000 0.800000 0.200000 0.400000\n"
+        )
 
 
 def test_idempotent(devkit: Path, tmp_path: Path) -> None:
@@ -196,8 +228,9 @@ def test_split_without_annotations_is_skipped(devkit: Path, tmp_path: Path) -> N
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "alwa_yolo.data", *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "alwa_yolo.data", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
 
 
 def test_cli(devkit: Path, tmp_path: Path) -> None:

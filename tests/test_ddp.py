@@ -13,7 +13,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from alwa_yolo.weighting import build_weighting  # noqa: E402
+from alwa_yolo.weighting import build_weighting
 
 INTERVAL, STEPS, WORLD = 6, 20, 2
 

@@ -1,17 +1,17 @@
-"""The ALWA detection criterion against stock Ultralytics, and the switchable regression losses."""
+"""The weighted criteria against stock Ultralytics (detection, end-to-end, segmentation), and the box losses."""
 
 from __future__ import annotations
-
 
 import pytest
 import torch
 from ultralytics.cfg import get_cfg
-from ultralytics.nn.tasks import DetectionModel
-from ultralytics.utils.loss import v8DetectionLoss
+from ultralytics.nn.tasks import DetectionModel, SegmentationModel
+from ultralytics.utils.loss import E2ELoss, v8DetectionLoss, v8SegmentationLoss
 
 from alwa_yolo.losses.detection import ALWADetectionLoss
+from alwa_yolo.losses.end2end import ALWAE2ELoss
 from alwa_yolo.losses.regression import REG_LOSSES, box_regression_loss, check_reg_loss
-from alwa_yolo.model import ALWADetectionModel
+from alwa_yolo.model import ALWADetectionModel, ALWASegmentationModel
 from alwa_yolo.options import DEFAULT_CFG
 
 
@@ -28,9 +28,9 @@ def make_batch(seed: int = 0, bs: int = 2, size: int = 64):
     }
 
 
-def make_model(cls=ALWADetectionModel, **overrides) -> torch.nn.Module:
+def make_model(cls=ALWADetectionModel, cfg: str = "yolov8n.yaml", **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = cls("yolov8n.yaml", nc=3, verbose=False)
+    model = cls(cfg, nc=3, verbose=False)
     model.args = get_cfg(DEFAULT_CFG, overrides)
     return model.train()
 
@@ -175,16 +175,79 @@ def test_unknown_reg_loss_names_value_and_choices():
         make_model(reg_loss="bogus").loss(make_batch())
 
 
-def test_end_to_end_model_is_refused():
-    model = ALWADetectionModel("yolo26n.yaml", nc=3, verbose=False)
-    model.args = get_cfg(DEFAULT_CFG)
-    with pytest.raises(ValueError, match="end-to-end"):
-        model.init_criterion()
+@pytest.fixture(scope="module")
+def e2e():
+    """A YOLO26n (end-to-end head, no DFL: reg_max 1) with a forward pass on a random batch."""
+    model = make_model(weighting="fixed", cfg="yolo26n.yaml")
+    batch = make_batch()
+    return model, model(batch["img"]), batch
 
 
-def test_stock_copy_shares_tensors_and_is_plain():
-    model = make_model()
-    stock = model.as_stock(alwa_state={"w": 1})
-    assert type(stock) is DetectionModel and stock.alwa_state == {"w": 1}
-    assert stock.model[0].conv.weight is model.model[0].conv.weight
-    assert not hasattr(model, "alwa_state")
+def test_end_to_end_fixed_equals_stock_ultralytics(e2e):
+    """'fixed' gives stock E2ELoss's loss and items exactly, with its o2m / o2o mix, also after a schedule step."""
+    model, preds, batch = e2e
+    stock, ours = E2ELoss(model), ALWAE2ELoss(model)
+    for _ in range(2):
+        (a, a_items), (b, b_items) = stock(preds, batch), ours(preds, batch)
+        torch.testing.assert_close(b, a, rtol=0, atol=0)
+        assert list(b_items) == list(a_items) == ["box_loss", "cls_loss", "l1_loss"]
+        for k in a_items:
+            torch.testing.assert_close(b_items[k], a_items[k], rtol=0, atol=0)
+        stock.update(), ours.update()
+    assert ours.o2m == stock.o2m < 0.8
+
+
+def test_end_to_end_weights_both_branches_after_the_mix(e2e):
+    """One strategy sees both branches' terms, each multiplied by its o2m / o2o share; cls group = both cls terms."""
+    model, preds, batch = e2e
+    model.args.weighting = "alwa2"
+    crit = ALWAE2ELoss(model)
+    assert crit.weighting.groups == ("reg", "cls", "reg") * 2
+    crit.weighting.set_weights(0.25, 1.0)
+    loss, items = crit(preds, batch)
+    many = crit.one2many.terms(preds["one2many"], batch)[0]
+    one = crit.one2one.terms(preds["one2one"], batch)[0]
+    w = torch.tensor([1.0, 0.25, 1.0])
+    torch.testing.assert_close(loss, 2 * (crit.o2m * many * w + crit.o2o * one * w))
+    torch.testing.assert_close(torch.stack(list(items.values())), one)  # items: the one-to-one branch, as stock
+    model.args.weighting = "fixed"
+
+
+def make_seg_batch(seed: int = 0, bs: int = 2, size: int = 64):
+    """A detection batch plus overlapping-mask targets (mask i + 1 marks image's i-th object, at 1/4 size)."""
+    batch = make_batch(seed, bs, size)
+    masks = torch.zeros(bs, size // 4, size // 4)
+    xywh = batch["bboxes"] * size / 4
+    for j in range(len(xywh)):
+        i, k = int(batch["batch_idx"][j]), j % 3
+        x, y, w, h = xywh[j].tolist()
+        masks[i, int(y - h / 2) : int(y + h / 2) + 1, int(x - w / 2) : int(x + w / 2) + 1] = k + 1
+    return {**batch, "masks": masks}
+
+
+def test_segmentation_fixed_equals_stock_and_mask_term_is_localisation():
+    model = make_model(cls=ALWASegmentationModel, weighting="fixed", cfg="yolov8n-seg.yaml")
+    batch = make_seg_batch()
+    preds = model(batch["img"])
+    a, a_items = v8SegmentationLoss(model)(preds, batch)
+    b, b_items = model.init_criterion()(preds, batch)
+    torch.testing.assert_close(b, a, rtol=0, atol=0)
+    assert list(b_items) == list(a_items) == ["box_loss", "seg_loss", "cls_loss", "dfl_loss", "sem_loss"]
+    model.args.weighting = "alwa2"
+    crit = model.init_criterion()
+    assert crit.weighting.groups == ("reg", "reg", "cls", "reg", "reg")
+    crit.weighting.set_weights(0.5, 1.0)
+    loss, items = crit(preds, batch)
+    expected = 2 * torch.stack(list(items.values())) * torch.tensor([1.0, 1.0, 0.5, 1.0, 1.0])
+    torch.testing.assert_close(loss.detach(), expected, rtol=1e-6, atol=1e-6)
+    assert items["seg_loss"] > 0
+
+
+@pytest.mark.parametrize(
+    "cls, stock", [(ALWADetectionModel, DetectionModel), (ALWASegmentationModel, SegmentationModel)]
+)
+def test_checkpoint_copy_is_the_stock_class_and_shares_tensors(cls, stock):
+    model = make_model(cls=cls, cfg="yolov8n-seg.yaml" if stock is SegmentationModel else "yolov8n.yaml")
+    copy = model.for_checkpoint()
+    assert type(copy) is stock and type(model) is cls
+    assert copy.model[0].conv.weight is model.model[0].conv.weight

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-cfg-"))
+import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import pytest  # noqa: E402
-
-from alwa_yolo.coco_eval import coco_eval  # noqa: E402
+from alwa_yolo.coco_eval import coco_eval
 
 # One small (< 32^2 px), one medium and one large box, so every area range has ground truth.
 BOXES = [(1, 1, [10, 10, 20, 20]), (1, 2, [100, 100, 60, 60]), (2, 1, [0, 0, 300, 200])]  # image, category, xywh
@@ -26,10 +16,14 @@ BOXES = [(1, 1, [10, 10, 20, 20]), (1, 2, [100, 100, 60, 60]), (2, 1, [0, 0, 300
 @pytest.fixture
 def gt_json(tmp_path: Path) -> Path:
     gt = {
-        "images": [{"id": 1, "file_name": "1.jpg", "width": 640, "height": 480},
-                   {"id": 2, "file_name": "2.jpg", "width": 640, "height": 480}],
-        "annotations": [{"id": i + 1, "image_id": img, "category_id": cat, "bbox": box, "area": box[2] * box[3],
-                         "iscrowd": 0} for i, (img, cat, box) in enumerate(BOXES)],
+        "images": [
+            {"id": 1, "file_name": "1.jpg", "width": 640, "height": 480},
+            {"id": 2, "file_name": "2.jpg", "width": 640, "height": 480},
+        ],
+        "annotations": [
+            {"id": i + 1, "image_id": img, "category_id": cat, "bbox": box, "area": box[2] * box[3], "iscrowd": 0}
+            for i, (img, cat, box) in enumerate(BOXES)
+        ],
         "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
     }
     path = tmp_path / "gt.json"
@@ -39,8 +33,9 @@ def gt_json(tmp_path: Path) -> Path:
 
 def test_perfect_detections(gt_json: Path, tmp_path: Path) -> None:
     det = tmp_path / "det.json"
-    det.write_text(json.dumps([{"image_id": img, "category_id": cat, "bbox": box, "score": 0.9}
-                               for img, cat, box in BOXES]))
+    det.write_text(
+        json.dumps([{"image_id": img, "category_id": cat, "bbox": box, "score": 0.9} for img, cat, box in BOXES])
+    )
     stats = coco_eval(gt_json, det)
     assert set(stats) == {"AP", "AP50", "AP75", "APs", "APm", "APl"}
     assert stats == pytest.approx(dict.fromkeys(stats, 1.0))
@@ -52,8 +47,10 @@ def test_half_recall(gt_json: Path) -> None:
     COCO samples precision at 101 recall points: category 1 has precision 1 up to recall 0.5 (51 points) and
     none beyond, so its AP is 51/101 at every IoU; category 2 scores 1. AP = (51/101 + 1) / 2.
     """
-    dets = [{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
-            {"image_id": 1, "category_id": 2, "bbox": [100, 100, 60, 60], "score": 0.8}]
+    dets = [
+        {"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+        {"image_id": 1, "category_id": 2, "bbox": [100, 100, 60, 60], "score": 0.8},
+    ]
     stats = coco_eval(gt_json, dets)
     assert stats["AP"] == pytest.approx((51 / 101 + 1) / 2)
     assert stats["AP50"] == stats["AP75"] == pytest.approx((51 / 101 + 1) / 2)

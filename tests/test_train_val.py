@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import ROOT, TRAIN_FAST, run_script
-
-
-def read_csv(path: Path) -> list[dict]:
-    with open(path) as f:
-        return list(csv.DictReader(f))
+from helpers import ROOT, TRAIN_FAST, read_csv, run_script
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +17,24 @@ def trained(tiny_yaml, tmp_path_factory):
     """The issue's command, shrunk: 2 epochs of alwa2 with a 5-iteration window on the tiny set."""
     project = tmp_path_factory.mktemp("runs")
     p = run_script(
-        "train.py", "--data", str(tiny_yaml), "--epochs", "2", "--img", "64", "--batch-size", "4",
-        "--weighting", "alwa2", "--alwa-interval", "5", "--project", str(project), "--name", "N", *TRAIN_FAST,
+        "train.py",
+        "--data",
+        str(tiny_yaml),
+        "--epochs",
+        "2",
+        "--img",
+        "64",
+        "--batch-size",
+        "4",
+        "--weighting",
+        "alwa2",
+        "--alwa-interval",
+        "5",
+        "--project",
+        str(project),
+        "--name",
+        "N",
+        *TRAIN_FAST,
     )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     return project / "N", p.stdout + p.stderr
@@ -63,7 +72,8 @@ def test_checkpoint_carries_alwa_state(trained):
     ckpt = torch.load(run / "weights" / "last.pt", map_location="cpu", weights_only=False)
     model = ckpt["model"] if ckpt.get("model") is not None else ckpt["ema"]
     assert type(model).__name__ == "DetectionModel" and type(model).__module__.startswith("ultralytics")
-    state = model.alwa_state
+    assert not hasattr(model, "alwa_state")  # a visible top-level key, not an attribute on the pickled model
+    state = ckpt["alwa_state"]
     assert state["name"] == "alwa2" and state["iteration"] == 16 and len(state["history"]) == 3
     assert state["interval"] == 5
     # Ultralytics' final strip keeps only its own keys in train_args; the run's args.yaml keeps ours
@@ -74,8 +84,20 @@ def test_val_writes_json(trained, tiny_yaml, tmp_path):
     run, _ = trained
     out = tmp_path / "out.json"
     p = run_script(
-        "val.py", "--data", str(tiny_yaml), "--weights", str(run / "weights" / "best.pt"), "--img", "64",
-        "--json", str(out), "--device", "cpu", "--project", str(tmp_path), "--no-plots",
+        "val.py",
+        "--data",
+        str(tiny_yaml),
+        "--weights",
+        str(run / "weights" / "best.pt"),
+        "--img",
+        "64",
+        "--json",
+        str(out),
+        "--device",
+        "cpu",
+        "--project",
+        str(tmp_path),
+        "--no-plots",
     )
     assert p.returncode == 0, p.stderr[-3000:]
     result = json.loads(out.read_text())
@@ -91,8 +113,22 @@ def test_val_voc07_metric(trained, tiny_yaml, tmp_path):
     run, _ = trained
     out = tmp_path / "voc.json"
     p = run_script(
-        "val.py", "--data", str(tiny_yaml), "--weights", str(run / "weights" / "best.pt"), "--img", "64",
-        "--metric", "voc07", "--save-json", "--json", str(out), "--device", "cpu", "--project", str(tmp_path),
+        "val.py",
+        "--data",
+        str(tiny_yaml),
+        "--weights",
+        str(run / "weights" / "best.pt"),
+        "--img",
+        "64",
+        "--metric",
+        "voc07",
+        "--save-json",
+        "--json",
+        str(out),
+        "--device",
+        "cpu",
+        "--project",
+        str(tmp_path),
         "--no-plots",
     )
     assert p.returncode == 0, p.stderr[-3000:]
@@ -121,8 +157,21 @@ def test_resume_restores_alwa_state(tiny_data, tmp_path):
     """Stop after epoch 2 of 3, resume from last.pt: the weighting continues from the saved state."""
     from alwa_yolo.trainer import ALWADetectionTrainer
 
-    args = dict(model="yolov8n.yaml", data=str(tiny_data), epochs=3, imgsz=64, batch=4, device="cpu", workers=0,
-                project=str(tmp_path), name="r", weighting="alwa2", alwa_interval=3, plots=False, val=False)
+    args = dict(
+        model="yolov8n.yaml",
+        data=str(tiny_data),
+        epochs=3,
+        imgsz=64,
+        batch=4,
+        device="cpu",
+        workers=0,
+        project=str(tmp_path),
+        name="r",
+        weighting="alwa2",
+        alwa_interval=3,
+        plots=False,
+        val=False,
+    )
     first = ALWADetectionTrainer(overrides=args)
 
     def stop_after_two(trainer):
@@ -145,7 +194,7 @@ def test_resume_restores_alwa_state(tiny_data, tmp_path):
     assert torch.equal(seen["window"]["sums"], saved["window"]["sums"])
     assert resumed.weighting.iteration == 24 and len(resumed.weighting.history) == 8
     rows = read_csv(tmp_path / "r" / "alwa.csv")
-    assert [int(r["iteration"]) for r in rows] == [3, 6, 9, 12, 15, 18, 21, 24]  # appended, not rewritten
+    assert [int(r["iteration"]) for r in rows] == [3, 6, 9, 12, 15, 18, 21, 24]  # the whole run's history
 
 
 def test_resume_of_a_finished_run_is_explained(trained, tmp_path):
@@ -157,14 +206,29 @@ def test_resume_of_a_finished_run_is_explained(trained, tmp_path):
 def test_finetune_from_checkpoint_starts_fresh_alwa_state(trained, tiny_yaml, tmp_path):
     run, _ = trained
     p = run_script(
-        "train.py", "--data", str(tiny_yaml), "--weights", str(run / "weights" / "last.pt"), "--epochs", "1",
-        "--img", "64", "--batch-size", "4", "--alwa-interval", "5", "--project", str(tmp_path), "--name", "ft",
+        "train.py",
+        "--data",
+        str(tiny_yaml),
+        "--weights",
+        str(run / "weights" / "last.pt"),
+        "--epochs",
+        "1",
+        "--img",
+        "64",
+        "--batch-size",
+        "4",
+        "--alwa-interval",
+        "5",
+        "--project",
+        str(tmp_path),
+        "--name",
+        "ft",
         *TRAIN_FAST,
     )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "Transferred" in p.stdout + p.stderr
     ckpt = torch.load(tmp_path / "ft" / "weights" / "last.pt", map_location="cpu", weights_only=False)
-    state = (ckpt["model"] or ckpt["ema"]).alwa_state
+    state = ckpt["alwa_state"]
     assert state["iteration"] == 8 and [u["iteration"] for u in state["history"]] == [5]
 
 
@@ -172,8 +236,18 @@ def test_python_api_run(tiny_yaml, tmp_path):
     sys.path.insert(0, str(ROOT))
     import train
 
-    save_dir = train.run(data=str(tiny_yaml), epochs=1, imgsz=64, batch_size=4, weighting="fixed", device="cpu",
-                         workers=0, project=str(tmp_path), name="api", plots=False)
+    save_dir = train.run(
+        data=str(tiny_yaml),
+        epochs=1,
+        imgsz=64,
+        batch_size=4,
+        weighting="fixed",
+        device="cpu",
+        workers=0,
+        project=str(tmp_path),
+        name="api",
+        plots=False,
+    )
     assert (save_dir / "weights" / "last.pt").is_file()
     assert read_csv(save_dir / "alwa.csv") == []  # fixed weights: no updates, header only
 
@@ -186,11 +260,24 @@ def test_short_runs_for_every_strategy_and_box_loss(tiny_data, tmp_path, weighti
     """Each strategy and each regression loss trains with finite losses and logs its weights."""
     from alwa_yolo.trainer import ALWADetectionTrainer
 
-    t = ALWADetectionTrainer(overrides=dict(
-        model="yolov8n.yaml", data=str(tiny_data), epochs=2, imgsz=64, batch=8, device="cpu", workers=0,
-        project=str(tmp_path), name="x", weighting=weighting, reg_loss=reg_loss, alwa_interval=2, plots=False,
-        nbs=8,  # step the optimiser every batch: 8 iterations in all
-    ))
+    t = ALWADetectionTrainer(
+        overrides=dict(
+            model="yolov8n.yaml",
+            data=str(tiny_data),
+            epochs=2,
+            imgsz=64,
+            batch=8,
+            device="cpu",
+            workers=0,
+            project=str(tmp_path),
+            name="x",
+            weighting=weighting,
+            reg_loss=reg_loss,
+            alwa_interval=2,
+            plots=False,
+            nbs=8,  # step the optimiser every batch: 8 iterations in all
+        )
+    )
     t.train()
     rows = read_csv(tmp_path / "x" / "results.csv")
     for r in rows:
@@ -207,15 +294,46 @@ def test_short_runs_for_every_strategy_and_box_loss(tiny_data, tmp_path, weighti
 def test_anchor_head_through_train_and_val_scripts(tiny_yaml, tmp_path, weighting):
     """The anchor-based yaml trains with train.py (objectness column) and val.py evaluates its checkpoint."""
     p = run_script(
-        "train.py", "--data", str(tiny_yaml), "--weights", "cfg/models/yolov8n-anchor.yaml", "--epochs", "1",
-        "--img", "64", "--batch-size", "8", "--weighting", weighting, "--alwa-interval", "2",
-        "--project", str(tmp_path), "--name", "a", *TRAIN_FAST,
+        "train.py",
+        "--data",
+        str(tiny_yaml),
+        "--weights",
+        "cfg/models/yolov8n-anchor.yaml",
+        "--epochs",
+        "1",
+        "--img",
+        "64",
+        "--batch-size",
+        "8",
+        "--weighting",
+        weighting,
+        "--alwa-interval",
+        "2",
+        "--project",
+        str(tmp_path),
+        "--name",
+        "a",
+        *TRAIN_FAST,
     )
     assert p.returncode == 0, p.stderr[-3000:]
     rows = read_csv(tmp_path / "a" / "results.csv")
     assert {"train/box_loss", "train/obj_loss", "train/cls_loss", "alwa/w_cls"} <= set(rows[0])
     out = tmp_path / "a.json"
-    p = run_script("val.py", "--data", str(tiny_yaml), "--weights", str(tmp_path / "a" / "weights" / "best.pt"),
-                   "--img", "64", "--json", str(out), "--device", "cpu", "--project", str(tmp_path), "--no-plots")
+    p = run_script(
+        "val.py",
+        "--data",
+        str(tiny_yaml),
+        "--weights",
+        str(tmp_path / "a" / "weights" / "best.pt"),
+        "--img",
+        "64",
+        "--json",
+        str(out),
+        "--device",
+        "cpu",
+        "--project",
+        str(tmp_path),
+        "--no-plots",
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "mAP50-95" in json.loads(out.read_text())

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-from pathlib import Path
+import numpy as np
+import pytest
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-cfg-"))
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from alwa_yolo.voc_metrics import voc_ap, voc_map  # noqa: E402
+from alwa_yolo.voc_metrics import voc_ap, voc_map
 
 # Class 0: 3 ground truths, 5 detections. Ranked by confidence: TP, FP, TP, FP, TP
 #   rank  tp fp  recall  precision

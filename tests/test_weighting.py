@@ -109,7 +109,7 @@ def test_no_change_when_classification_is_steadier(variant):
 def test_window_resets_after_update():
     """After an update the next window starts empty: its statistics ignore the previous window's values."""
     w = build_weighting("alwa2-raw", GROUPS, interval=3)
-    first = np.array([[1.0, 100.0, 0.0], [1.0, 0.0, 0.0], [1.0, 100.0, 0.0]])  # huge cls spread
+    first = np.array([[1.0, 100.0, 0.0], [1.01, 0.0, 0.0], [1.0, 100.0, 0.0]])  # huge cls spread, tiny reg spread
     second = np.array([[1.0, 1.0, 0.0], [2.0, 1.0, 0.0], [3.0, 1.0, 0.0]])  # cls constant
     feed(w, first)
     assert w.window.count == 0 and w.w["cls"] < 0.01
@@ -192,9 +192,8 @@ def test_uncertainty_weighting_formula_and_gradient():
     expected = 0.5 * np.exp(-0.3) * 2 + 0.5 * 0.3 + 0.5 * np.exp(0.7) * 4 + 0.5 * -0.7
     assert loss.item() == pytest.approx(expected, rel=1e-6)
     loss.backward()
-    np.testing.assert_allclose(s.grad.numpy(), [-0.5 * np.exp(-0.3) * 2 + 0.5, -0.5 * np.exp(0.7) * 4 + 0.5],
-                               rtol=1e-5)
-    w.epoch_end(None)
+    np.testing.assert_allclose(s.grad.numpy(), [-0.5 * np.exp(-0.3) * 2 + 0.5, -0.5 * np.exp(0.7) * 4 + 0.5], rtol=1e-5)
+    w.epoch_end()
     assert w.w["cls"] == pytest.approx(0.5 * np.exp(-0.3)) and w.w["reg"] == pytest.approx(0.5 * np.exp(0.7))
 
 
@@ -202,14 +201,18 @@ def test_dynamic_weight_average_formula():
     """Liu et al.: w_g = K exp(r_g / T) / sum exp(r_i / T), r_g = L_g(t-1) / L_g(t-2), T = 2, K = 2."""
     w = build_weighting("dwa", GROUPS)
     x = torch.tensor([1.0, 2.0, 3.0])
-    assert torch.equal(w(x), x)  # epoch 1: unit weights
-    w.epoch_end(torch.tensor([1.0, 4.0, 1.0]))  # cls 4, reg 2
+    for terms in ([1.0, 5.0, 1.0], [1.0, 3.0, 1.0]):  # epoch 1: mean cls 4, reg 2
+        assert torch.equal(w(torch.tensor(terms)), torch.tensor(terms))  # unit weights
+    w.epoch_end()
     assert w.w == {"cls": 1.0, "reg": 1.0}  # still one epoch of history
-    w.epoch_end(torch.tensor([0.5, 3.0, 1.5]))  # cls 3 (ratio 0.75), reg 2 (ratio 1.0)
+    for terms in ([0.5, 3.0, 1.5], [0.5, 3.0, 1.5]):  # epoch 2: cls 3 (ratio 0.75), reg 2 (ratio 1.0)
+        w(torch.tensor(terms))
+    w.epoch_end()
     e = np.exp(np.array([0.75, 1.0]) / 2)
     expected = 2 * e / e.sum()
     assert [w.w["cls"], w.w["reg"]] == pytest.approx(expected.tolist())
     np.testing.assert_allclose(w(x).numpy(), [expected[1] * 1, expected[0] * 2, expected[1] * 3], rtol=1e-6)
+    assert [round(m, 6) for m in w.history[-1].__dict__.values()][5:7] == [3.0, 2.0]  # mean_cls, mean_reg
     b = build_weighting("dwa", GROUPS)
     b.load_state_dict(w.state_dict())
     assert b.w == w.w and b.epoch_losses == w.epoch_losses

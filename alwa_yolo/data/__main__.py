@@ -11,8 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from alwa_yolo.cli import run_cli
 from alwa_yolo.data.voc import IMAGE_SETS
-from alwa_yolo.errors import UserError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,8 +67,12 @@ def _run(args: argparse.Namespace) -> str:
 
         splits = [s.strip() for s in args.splits.split(",") if s.strip()]
         summary = convert_voc(
-            args.src, args.dst, classes=args.classes, keep_difficult=args.keep_difficult,
-            skip_unknown=args.skip_unknown, splits=splits,
+            args.src,
+            args.dst,
+            classes=args.classes,
+            keep_difficult=args.keep_difficult,
+            skip_unknown=args.skip_unknown,
+            splits=splits,
         )
         return format_summary(summary)
     from alwa_yolo.data.coco import convert_coco, format_summary
@@ -77,13 +81,9 @@ def _run(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 2 bad input)."""
+    """Run the CLI: the summary on stdout, or one ``error:`` paragraph on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
-    try:
-        print(_run(args))
-    except (UserError, OSError) as e:  # input/environment problems, not bugs
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    run_cli(lambda: print(_run(args)))
     return 0
 
 

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from alwa_yolo.data.voc import ConversionError, InputNotFoundError
+from alwa_yolo.errors import ConversionError, InputNotFoundError
 
 SPLIT_PREFIX = "instances_"
 
@@ -108,8 +108,10 @@ def load_instances(path: Path, cls91to80: bool = True) -> dict:
         raise ConversionError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}).") from None
     except UnicodeDecodeError:
         raise ConversionError(f"{path}: not a UTF-8 text file, so not a COCO JSON.") from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(
-        data.get("annotations"), list
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("images"), list)
+        or not isinstance(data.get("annotations"), list)
     ):
         raise ConversionError(
             f"{path}: a COCO instances file needs 'images' and 'annotations' lists; found keys "
@@ -167,8 +169,12 @@ def _run_ultralytics(ann_dir: Path, out_dir: Path, cls91to80: bool) -> None:
     logger.setLevel(logging.WARNING)
     try:
         ultralytics_convert_coco(
-            labels_dir=str(ann_dir), save_dir=str(out_dir), use_segments=False, use_keypoints=False,
-            cls91to80=cls91to80, lvis=False,
+            labels_dir=str(ann_dir),
+            save_dir=str(out_dir),
+            use_segments=False,
+            use_keypoints=False,
+            cls91to80=cls91to80,
+            lvis=False,
         )
     finally:
         logger.setLevel(level)
@@ -224,8 +230,10 @@ def convert_coco(src: str | os.PathLike, dst: str | os.PathLike, cls91to80: bool
         splits = {split: _finish_split(split, data, out_dir, dst, cls91to80) for split, (_, data) in datasets.items()}
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    totals = {k: sum(s[k] for s in splits.values()) for k in ("images", "label_files", "objects", "skipped",
-                                                              "skipped_crowd", "skipped_other")}
+    totals = {
+        k: sum(s[k] for s in splits.values())
+        for k in ("images", "label_files", "objects", "skipped", "skipped_crowd", "skipped_other")
+    }
     per_class: dict[str, int] = {}
     for s in splits.values():
         for name, n in s["per_class"].items():

@@ -30,7 +30,9 @@ def load_data_yaml(file: Path) -> dict[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as e:
-        raise UserError(f"cannot read dataset yaml '{file}': {e.strerror}. Check the path and its permissions.")
+        raise UserError(
+            f"cannot read dataset yaml '{file}': {e.strerror}. Check the path and its permissions."
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -39,7 +41,7 @@ def load_data_yaml(file: Path) -> dict[str, Any]:
         raise UserError(
             f"dataset yaml '{file}' is not valid YAML{at} ({getattr(e, 'problem', e)}). Fix the file; "
             "data/shapes.yaml is a working example."
-        )
+        ) from None
     if not isinstance(data, dict):
         raise UserError(
             f"dataset yaml '{file}' must be a mapping with 'train', 'val' and 'names' keys, but it holds "
@@ -92,7 +94,7 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     try:
         cfg = ShapesConfig(**spec)
     except (TypeError, ValueError) as e:
-        raise UserError(f"dataset yaml '{file}': bad 'generate:' block: {e}.")
+        raise UserError(f"dataset yaml '{file}': bad 'generate:' block: {e}.") from None
     digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
     root = cache_dir() / f"{data.get('path') or file.stem}-{digest}"
     if not root.exists():
@@ -144,3 +146,38 @@ def resolve_data(data: str | Path) -> Path | str:
         return str(file)  # an Ultralytics yaml that knows how to fetch its images: let it
     check_image_paths(data_dict, file)
     return file
+
+
+def check_dataset_task(data: str | Path, task: str, model: str) -> None:
+    """Refuse a dataset whose labels do not fit the model's task, before training.
+
+    Ultralytics would train a segmentation model on box labels until its first mask loss fails, and a detection
+    model on polygon labels silently as boxes; both are almost always the wrong file passed, so both are errors.
+
+    Args:
+        data: the resolved dataset yaml.
+        task: the model's task, ``"detect"`` or ``"segment"``.
+        model: the model file, named in the message.
+
+    Raises:
+        UserError: the training labels are polygons for a detection model, or boxes for a segmentation model.
+    """
+    from .labels import label_files_for, label_task
+
+    file = Path(data)
+    spec = load_data_yaml(file)
+    root = dataset_root(spec, file)
+    entries = spec["train"] if isinstance(spec["train"], list) else [spec["train"]]
+    found = label_task(f for entry in entries for f in label_files_for(root / str(entry)))
+    if found is None or found == task:
+        return
+    if task == "segment":
+        raise UserError(
+            f"'{model}' is a segmentation model but the dataset '{data}' has box labels only (5 numbers per line). "
+            "Train a detection model on it (e.g. --weights yolov8n.yaml), or use a dataset with polygon labels "
+            "(e.g. --data data/shapes-seg.yaml)."
+        )
+    raise UserError(
+        f"'{model}' is a detection model but the dataset '{data}' has polygon (segmentation) labels. Train a "
+        "segmentation model on it (e.g. --weights yolov8n-seg.yaml), or use a dataset with box labels."
+    )

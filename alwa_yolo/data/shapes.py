@@ -3,11 +3,16 @@
 Classes differ in both shape and colour (a red circle, a green square, ...), objects vary in size and position, and
 a ``clutter`` option adds distractor strokes and blobs for a harder configuration. The same seed gives the same
 files on every machine (numpy's PCG64 stream and OpenCV's rasteriser), so runs on it are comparable.
+
+With ``task="segment"`` the same images get instance-segmentation labels instead of boxes: one polygon per object,
+traced from the mask the object was drawn with (see :func:`mask_polygon`). Segment mode makes exactly the same random
+draws as detect mode, so a seed gives the same images in both; only the label lines differ.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +30,7 @@ COLOURS = {  # BGR
     "orange": (20, 130, 245),
     "white": (235, 235, 235),
 }
+TASKS = ("detect", "segment")
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class ShapesConfig:
         max_objects: objects per image are drawn uniformly from 1..max_objects.
         clutter: distractor strokes and blobs per image (0 for none).
         seed: random seed; the same config always gives the same files.
+        task: ``"detect"`` writes ``cls x y w h`` box labels, ``"segment"`` writes ``cls x1 y1 ... xn yn`` polygons
+            (Ultralytics' segmentation format) for the same images.
     """
 
     classes: int = 4
@@ -52,6 +60,7 @@ class ShapesConfig:
     max_objects: int = 4
     clutter: int = 0
     seed: int = 0
+    task: str = "detect"
     names: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self):
@@ -59,6 +68,8 @@ class ShapesConfig:
             raise ValueError(f"shapes: classes must be 1..{len(SHAPES)}, got {self.classes}")
         if not 0 < self.min_size <= self.max_size < 1:
             raise ValueError(f"shapes: need 0 < min_size <= max_size < 1, got {self.min_size}, {self.max_size}")
+        if self.task not in TASKS:
+            raise ValueError(f"shapes: task must be one of {', '.join(map(repr, TASKS))}, got {self.task!r}")
         colours = list(COLOURS)
         object.__setattr__(self, "names", [f"{colours[i]}_{SHAPES[i]}" for i in range(self.classes)])
 
@@ -81,10 +92,13 @@ def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> np.nda
     return np.round(np.asarray(pts)).astype(np.int32)
 
 
-def _draw(img: np.ndarray, shape: str, colour: tuple, cx: float, cy: float, r: float, rng) -> np.ndarray:
-    """Draw one object and return its tight xyxy box (from the drawn pixels, so labels match what is visible)."""
+def _draw(
+    img: np.ndarray, shape: str, colour: tuple, cx: float, cy: float, r: float, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw one object; return its tight xyxy box (from the drawn pixels, so labels match what is visible) and the
+    anti-aliased uint8 mask it was blended with (for polygon labels)."""
     mask = np.zeros(img.shape[:2], np.uint8)
-    c, ri = (int(round(cx)), int(round(cy))), int(round(r))
+    c, ri = (round(cx), round(cy)), round(r)  # Python floats: round() gives int
     if shape == "circle":
         cv2.circle(mask, c, ri, 255, -1, cv2.LINE_AA)
     elif shape == "ring":
@@ -102,7 +116,7 @@ def _draw(img: np.ndarray, shape: str, colour: tuple, cx: float, cy: float, r: f
     alpha = (mask.astype(np.float32) / 255.0)[..., None]
     img[:] = (img * (1 - alpha) + col * alpha).astype(np.uint8)
     ys, xs = np.nonzero(mask > 127)
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32), mask
 
 
 def _background(rng, s: int) -> np.ndarray:
@@ -129,11 +143,21 @@ def _clutter(img: np.ndarray, rng, n: int) -> None:
 
 def make_image(cfg: ShapesConfig, rng) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
     """One image and its (class, xyxy box) objects; objects may overlap only slightly."""
+    img, objects, _ = make_image_with_masks(cfg, rng)
+    return img, objects
+
+
+def make_image_with_masks(cfg: ShapesConfig, rng) -> tuple[np.ndarray, list[tuple[int, np.ndarray]], list[np.ndarray]]:
+    """:func:`make_image` plus each object's full drawn mask (uint8, image-sized, 255 inside), in object order.
+
+    The masks cost no random draws, so this consumes ``rng`` exactly as :func:`make_image` does. A mask is the
+    whole object even where a later object slightly overlaps it, like the box.
+    """
     s = cfg.imgsz
     img = _background(rng, s)
     _clutter(img, rng, cfg.clutter)
     colours = list(COLOURS.values())
-    objects, placed = [], []
+    objects, masks, placed = [], [], []
     for _ in range(int(rng.integers(1, cfg.max_objects + 1))):
         for _try in range(20):
             side = rng.uniform(cfg.min_size, cfg.max_size) * s
@@ -144,14 +168,104 @@ def make_image(cfg: ShapesConfig, rng) -> tuple[np.ndarray, list[tuple[int, np.n
         else:
             continue
         cls = int(rng.integers(0, cfg.classes))
-        box = _draw(img, SHAPES[cls], colours[cls], cx, cy, r, rng)
+        box, mask = _draw(img, SHAPES[cls], colours[cls], cx, cy, r, rng)
         placed.append((cx, cy, r))
         objects.append((cls, box))
-    return img, objects
+        masks.append(mask)
+    return img, objects, masks
+
+
+def _bridge(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Splice ``hole`` into ``outer`` through a zero-width cut between their closest vertices.
+
+    The result walks the outer contour to the cut, around the hole the opposite way, and back along the cut, so an
+    even-odd or non-zero fill (``cv2.fillPoly``, Ultralytics' ``polygon2mask``) leaves the hole empty and the cut,
+    which lies inside the object, adds no area. This is how Ultralytics' COCO converter (``merge_multi_segment``)
+    joins multi-part segments into the one polygon a YOLO label line can hold.
+    """
+    if (cv2.contourArea(outer, oriented=True) > 0) == (cv2.contourArea(hole, oriented=True) > 0):
+        hole = hole[::-1]
+    d = ((outer[:, None, :].astype(np.float64) - hole[None, :, :]) ** 2).sum(-1)
+    i, j = np.unravel_index(int(d.argmin()), d.shape)
+    hole = np.roll(hole, -j, axis=0)
+    return np.concatenate([outer[: i + 1], hole, hole[:1], outer[i:]])
+
+
+def mask_polygon(mask: np.ndarray, epsilon: float = 0.3) -> np.ndarray:
+    """The outline of a drawn object as one polygon, in pixel-centre coordinates (pixel ``(x, y)`` covers
+    ``[x, x + 1) x [y, y + 1)``, so its centre is ``(x + 0.5, y + 0.5)``).
+
+    The polygon is traced from the pixels the box label also comes from (``mask > 127``): the largest external
+    contour, through its boundary pixels' centres, so it lies half a pixel inside the box on every side and
+    ``cv2.fillPoly`` of it (as Ultralytics' ``polygon2mask`` rasterises training masks) gives back the mask's
+    pixels. ``cv2.approxPolyDP`` with ``epsilon`` 0.3 px drops the collinear vertices (about half of them) and, on
+    every shape and size tried, no vertex that carries a pixel; 0.5 px would halve them again but loses corner
+    pixels of small objects (IoU down to ~0.9).
+    Holes of the contour (the ``ring``'s inside) are bridged into it with a zero-width cut (see :func:`_bridge`)
+    rather than dropped, so a ring's polygon does not claim the background in its middle.
+
+    Args:
+        mask: uint8 object mask (255 inside), as from :func:`make_image_with_masks`.
+        epsilon: ``approxPolyDP`` tolerance in pixels; 0 keeps every contour vertex.
+
+    Returns:
+        (np.ndarray): ``(n, 2)`` float32 x, y vertices in pixels, ``n >= 3``.
+
+    Raises:
+        ValueError: the mask has no pixel above 127.
+    """
+    binary = (mask > 127).astype(np.uint8)
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+
+    def simplify(c: np.ndarray) -> np.ndarray:
+        approx = cv2.approxPolyDP(c, epsilon, True) if epsilon > 0 else c
+        return (approx if len(approx) >= 3 else c).reshape(-1, 2)
+
+    outer_ids = [k for k in range(len(contours)) if hierarchy[0][k][3] < 0]
+    if not outer_ids:  # nothing above the threshold: no outline to trace
+        raise ValueError("mask_polygon: empty mask")
+    k = max(outer_ids, key=lambda k: (cv2.contourArea(contours[k]), len(contours[k])))
+    poly = simplify(contours[k])
+    if len(poly) < 3 or cv2.contourArea(poly) == 0:  # a dot or a one-pixel line: outline its pixels' box instead
+        ys, xs = np.nonzero(binary)
+        x1, y1, x2, y2 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        return np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
+    child = hierarchy[0][k][2]  # RETR_CCOMP: the holes of contour k are its child and the child's siblings
+    while child >= 0:
+        hole = simplify(contours[child])
+        if len(hole) >= 3:
+            poly = _bridge(poly, hole)
+        child = hierarchy[0][child][0]
+    return poly.astype(np.float32) + 0.5
+
+
+def _label_line(cls: int, box: np.ndarray, mask: np.ndarray, cfg: ShapesConfig) -> str:
+    """One YOLO label line: ``cls x y w h`` for detect, ``cls x1 y1 ... xn yn`` (normalised, in [0, 1]) for segment."""
+    s = cfg.imgsz
+    if cfg.task == "segment":
+        xy = np.clip(mask_polygon(mask) / s, 0.0, 1.0)
+        return f"{cls} " + " ".join(f"{v:.6f}" for v in xy.ravel())
+    x1, y1, x2, y2 = box
+    return f"{cls} {(x1 + x2) / 2 / s:.6f} {(y1 + y2) / 2 / s:.6f} {(x2 - x1) / s:.6f} {(y2 - y1) / s:.6f}"
+
+
+def iter_samples(
+    cfg: ShapesConfig,
+) -> Iterator[tuple[str, str, np.ndarray, list[tuple[int, np.ndarray]], list[np.ndarray]]]:
+    """Every image of the set in file order, as ``(split, stem, image, objects, masks)``.
+
+    This is the one random stream :func:`generate` writes from, so it also re-creates a written set's objects and
+    masks (e.g. to check its labels) without reading any file.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    for split, n in (("train", cfg.train), ("val", cfg.val)):
+        for i in range(n):
+            img, objects, masks = make_image_with_masks(cfg, rng)
+            yield split, f"{split}_{i:05d}", img, objects, masks
 
 
 def generate(root: str | Path, cfg: ShapesConfig) -> Path:
-    """Write ``images/{train,val}`` and ``labels/{train,val}`` under ``root`` (YOLO txt labels).
+    """Write ``images/{train,val}`` and ``labels/{train,val}`` under ``root`` (YOLO txt labels, boxes or polygons).
 
     Args:
         root: dataset folder to create; written to a temporary sibling first, then renamed, so an interrupted run
@@ -163,19 +277,13 @@ def generate(root: str | Path, cfg: ShapesConfig) -> Path:
     """
     root = Path(root)
     tmp = root.with_name(f".{root.name}.partial-{np.random.SeedSequence().entropy % 10**8}")
-    rng = np.random.default_rng(cfg.seed)
-    for split, n in (("train", cfg.train), ("val", cfg.val)):
+    for split in ("train", "val"):  # made even when empty, as before
         (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
         (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            img, objects = make_image(cfg, rng)
-            stem = f"{split}_{i:05d}"
-            cv2.imwrite(str(tmp / "images" / split / f"{stem}.png"), img)
-            lines = []
-            for cls, (x1, y1, x2, y2) in objects:
-                s = cfg.imgsz
-                lines.append(f"{cls} {(x1 + x2) / 2 / s:.6f} {(y1 + y2) / 2 / s:.6f} {(x2 - x1) / s:.6f} {(y2 - y1) / s:.6f}")
-            (tmp / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+    for split, stem, img, objects, masks in iter_samples(cfg):
+        cv2.imwrite(str(tmp / "images" / split / f"{stem}.png"), img)
+        lines = [_label_line(cls, box, mask, cfg) for (cls, box), mask in zip(objects, masks)]
+        (tmp / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + "\n")
     root.parent.mkdir(parents=True, exist_ok=True)
     try:
         tmp.rename(root)

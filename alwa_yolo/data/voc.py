@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alwa_yolo.errors import UserError
+from alwa_yolo.errors import ConversionError, InputNotFoundError
 
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane",
@@ -53,18 +53,6 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".ti
 """Suffixes tried for ``JPEGImages/<id>`` when neither ``<id>.jpg`` nor the XML ``<filename>`` exists."""
 
 _YEAR_DIR = re.compile(r"^VOC(\d{4})$")
-
-
-class ConversionError(UserError, ValueError):
-    """An input exists but cannot be converted (malformed XML/JSON, unknown class, unreadable image)."""
-
-
-class InputNotFoundError(UserError, FileNotFoundError):
-    """A required input (source folder, image, annotation, image list) does not exist."""
-
-    def __str__(self) -> str:
-        """Show only the message: the default ``FileNotFoundError`` text would prefix ``[Errno None]``."""
-        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -249,7 +237,7 @@ def image_size(path: Path) -> tuple[int, int]:
 
         with Image.open(path) as im:
             return im.size
-    except Exception:  # noqa: BLE001 - any PIL failure: try OpenCV before giving up
+    except Exception:
         pass
     import cv2
 
@@ -314,8 +302,14 @@ def link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _label_lines(ann: VOCAnnotation, xml_path: Path, class_index: dict[str, int], keep_difficult: bool,
-                 skip_unknown: bool, counts: _Counts) -> list[str]:
+def _label_lines(
+    ann: VOCAnnotation,
+    xml_path: Path,
+    class_index: dict[str, int],
+    keep_difficult: bool,
+    skip_unknown: bool,
+    counts: _Counts,
+) -> list[str]:
     """The YOLO lines of one annotation, updating the skip/clip counters."""
     lines = []
     for obj in ann.objects:
@@ -341,8 +335,17 @@ def _label_lines(ann: VOCAnnotation, xml_path: Path, class_index: dict[str, int]
     return lines
 
 
-def _convert_split(voc_dir: Path, split: str, year: str, ids: list[str], dst: Path, class_index: dict[str, int],
-                   keep_difficult: bool, skip_unknown: bool, counts: _Counts) -> None:
+def _convert_split(
+    voc_dir: Path,
+    split: str,
+    year: str,
+    ids: list[str],
+    dst: Path,
+    class_index: dict[str, int],
+    keep_difficult: bool,
+    skip_unknown: bool,
+    counts: _Counts,
+) -> None:
     """Convert one ``ImageSets/Main/<split>.txt`` into ``dst/images/<split><year>`` and ``dst/labels/...``."""
     name = f"{split}{year}"
     images_out, labels_out = dst / "images" / name, dst / "labels" / name

@@ -1,14 +1,17 @@
 """The anchor-free (YOLOv8 / YOLO11) detection criterion with a switchable box term and a weighting strategy.
 
-:class:`ALWADetectionLoss` is Ultralytics' ``v8DetectionLoss`` with three changes, each made through the
+:class:`GainedDetectionLoss` is Ultralytics' ``v8DetectionLoss`` with two changes, each made through the
 attributes that class already reads rather than by re-implementing it:
 
-- its gains (``self.hyp.box/cls/dfl``) are the *base gains* ALWA adapts from: Ultralytics' hyp gains or 1.0;
-- its ``bbox_loss`` computes the ``--reg-loss`` term (CIoU is the stock module, untouched);
-- its ``loss()`` hands the gain-scaled terms to a :class:`~alwa_yolo.weighting.LossWeighting`.
+- its gains (``self.hyp.box/cls/dfl``) are the *base gains* a strategy adapts from: Ultralytics' hyp gains or 1.0;
+- its ``bbox_loss`` computes the ``--reg-loss`` term (CIoU is the stock module, untouched).
+
+:class:`ALWADetectionLoss` adds the weighting (:class:`~alwa_yolo.losses.weighted.WeightedCriterion`) in ``loss()``.
+The end-to-end criterion uses :class:`GainedDetectionLoss` for each of its two branches, and the segmentation
+criteria share the two changes through :class:`BaseGains`.
 
 The loss items it reports (``box_loss``, ``cls_loss``, ``dfl_loss``) are the gain-scaled terms *before* the
-adaptive weights, so they stay comparable across strategies; the weights are logged separately.
+adaptive weights, exactly what stock Ultralytics reports for the same base gains; the weights are logged separately.
 """
 
 from __future__ import annotations
@@ -19,26 +22,9 @@ from typing import Any
 import torch
 from ultralytics.utils.loss import BboxLoss, v8DetectionLoss
 
-from ..options import alwa_options, arg_value
-from ..weighting import LossWeighting, build_weighting
+from ..options import resolve_options
 from .regression import box_regression_loss, check_reg_loss
-
-TERM_GROUPS = {"box_loss": "reg", "dfl_loss": "reg", "l1_loss": "reg", "cls_loss": "cls", "obj_loss": "cls"}
-"""ALWA group of each Ultralytics loss item name: classification C = {cls, obj}, regression R = {box, dfl, l1}."""
-
-
-def base_gains(args: Any, terms: tuple[str, ...]) -> dict[str, float]:
-    """Per-term base gains: the hyp values (``box``, ``cls``, ``dfl``, ``obj``) or 1.0 each, per ``args.gains``."""
-    opts = alwa_options(args)
-    if opts["gains"] == "unit":
-        return dict.fromkeys(terms, 1.0)
-    return {t: float(arg_value(args, t)) for t in terms}
-
-
-def make_weighting(args: Any, loss_names: tuple[str, ...]) -> LossWeighting:
-    """Build the ``args.weighting`` strategy for terms named ``loss_names``."""
-    opts = alwa_options(args)
-    return build_weighting(opts["weighting"], [TERM_GROUPS[n] for n in loss_names], interval=opts["alwa_interval"])
+from .weighted import TERM_GAINS, WeightedCriterion, base_gains
 
 
 class RegressionBboxLoss(BboxLoss):
@@ -77,31 +63,50 @@ class RegressionBboxLoss(BboxLoss):
         return (per_box * weight).sum() / target_scores_sum, loss_dfl
 
 
-class ALWADetectionLoss(v8DetectionLoss):
-    """``v8DetectionLoss`` whose terms are combined by a loss-weighting strategy (ALWA by default).
+class BaseGains:
+    """Mixin for ``v8DetectionLoss`` and its subclasses: the run's base gains and ``--reg-loss`` box term.
+
+    Both go through attributes the stock code already reads (``self.hyp``, ``self.bbox_loss``), so every stock
+    criterion built on ``v8DetectionLoss`` (detection, segmentation, each end-to-end branch) computes its terms
+    unchanged otherwise.
+    """
+
+    def use_base_gains(self, args: Any, options: dict[str, Any] | None = None) -> None:
+        """Resolve the options (once) and gains, and install them with the box term."""
+        self.options = options or resolve_options(args)
+        self.gains = base_gains(self.options, args, sorted({TERM_GAINS[n] for n in self.loss_names}))
+        hyp = dict(args) if isinstance(args, dict) else vars(args)
+        self.hyp = SimpleNamespace(**{**hyp, **self.gains})  # the stock code multiplies by hyp.box / cls / dfl
+        opts = self.options
+        self.bbox_loss = RegressionBboxLoss(self.reg_max, opts["reg_loss"], opts["smoothl1_beta"]).to(self.device)
+
+    def terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
+        """(gain-scaled terms without the batch-size factor, loss items), for a criterion that combines them."""
+        return self.get_assigned_targets_and_loss(preds, batch)[1:]
+
+
+class GainedDetectionLoss(BaseGains, v8DetectionLoss):
+    """``v8DetectionLoss`` on the run's base gains and ``--reg-loss`` box term; terms combined the stock way.
 
     Args:
-        model: the de-paralleled detection model; its ``args`` carry the hyp gains and the ALWA options.
+        model: the de-paralleled detection model; its ``args`` carry the hyp gains and the alwa-yolo options.
         tal_topk: task-aligned assigner top-k, as in Ultralytics.
         tal_topk2: second top-k of the assigner, as in Ultralytics.
     """
 
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
-        args = model.args
-        opts = alwa_options(args)
-        gains = base_gains(args, ("box", "cls", "dfl"))
-        hyp = dict(args) if isinstance(args, dict) else vars(args)
-        self.hyp = SimpleNamespace(**{**hyp, **gains})  # the stock code multiplies by hyp.box / cls / dfl
-        self.bbox_loss = RegressionBboxLoss(self.reg_max, opts["reg_loss"], opts["smoothl1_beta"]).to(self.device)
-        self.weighting = make_weighting(args, tuple(self.loss_names))
+        self.use_base_gains(model.args)
+
+
+class ALWADetectionLoss(WeightedCriterion, GainedDetectionLoss):
+    """``v8DetectionLoss`` whose terms are combined by a loss-weighting strategy (ALWA by default)."""
+
+    def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
+        super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
+        self.setup_weighting(self.options, self.gains, self.loss_names, self.device)
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """Weighted terms times batch size (summed by the trainer) and the gain-scaled, unweighted loss items.
-
-        An iteration counts for ALWA only when gradients are on: validation (run under inference mode) computes
-        losses with the current weights but never fills the window.
-        """
-        batch_size = preds["boxes"].shape[0]
-        terms, items = self.get_assigned_targets_and_loss(preds, batch)[1:]
-        return self.weighting(terms, training=torch.is_grad_enabled()) * batch_size, items
+        """Weighted terms times batch size (summed by the trainer) and the gain-scaled, unweighted loss items."""
+        terms, items = self.terms(preds, batch)
+        return self.combine(terms, preds["boxes"].shape[0]), items

@@ -1,0 +1,61 @@
+"""The trainer's Ultralytics callbacks, as one ``{event: [functions]}`` dict like Ultralytics' integrations.
+
+Module functions, not bound methods, so Ultralytics can pickle the callback dict for its DDP workers. Functions
+that change training state run on every rank; those that only write files run on rank 0 (or without DDP).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ultralytics.utils import LOGGER, RANK
+
+from .anchor.autoanchor import autoanchor_callback
+
+
+def on_train_start(trainer: Any) -> None:
+    """Start (or, on resume, rewrite from the checkpoint's history) ``alwa.csv`` and say what is weighting."""
+    if RANK in {-1, 0}:
+        trainer.weight_log.start(trainer.weighting, resumed=bool(trainer.resume))
+        opts = trainer.weighting_options
+        LOGGER.info(
+            f"Loss weighting: {opts['weighting']} (interval {opts['alwa_interval']}, {opts['gains']} base gains, "
+            f"reg loss {opts['reg_loss']}); weights log: {trainer.weight_log.csv_path}"
+        )
+
+
+def on_train_epoch_start(trainer: Any) -> None:
+    """Every rank: tell the strategy which epoch its updates belong to (1-based, like ``results.csv``)."""
+    trainer.weighting.epoch = trainer.epoch + 1
+
+
+def on_train_batch_end(trainer: Any) -> None:
+    """Record the iteration's group losses and write any update it triggered (device tensors, no host sync)."""
+    if RANK in {-1, 0}:
+        trainer.weight_log.batch_end(trainer.weighting)
+
+
+def on_train_epoch_end(trainer: Any) -> None:
+    """Every rank: the strategy's epoch hook (DWA sets its next weights; the rest record the epoch's losses)."""
+    trainer.weighting.epoch_end()
+    if RANK in {-1, 0}:
+        trainer.weight_log.epoch_end(trainer.weighting)
+
+
+def on_train_end(trainer: Any) -> None:
+    """Draw ``alwa.png``."""
+    if RANK in {-1, 0}:
+        path = trainer.weight_log.plot(trainer.weighting, title=f"{trainer.args.weighting}: {trainer.save_dir.name}")
+        if path:
+            LOGGER.info(f"Loss-weight plot saved to {path}")
+
+
+callbacks = {
+    "on_pretrain_routine_end": [autoanchor_callback],  # a no-op for anchor-free models
+    "on_train_start": [on_train_start],
+    "on_train_epoch_start": [on_train_epoch_start],
+    "on_train_batch_end": [on_train_batch_end],
+    "on_train_epoch_end": [on_train_epoch_end],
+    "on_train_end": [on_train_end],
+}
+"""What the ALWA trainers register, event -> functions, in order."""

@@ -1,0 +1,47 @@
+"""End-to-end heads (YOLO26, YOLOv10) under a weighting strategy.
+
+Ultralytics trains them with ``E2ELoss``: a one-to-many branch (top-10 assignment, dense supervision) and a
+one-to-one branch (NMS-free predictions) computed by two detection (or segmentation) criteria, mixed as
+``o2m * L_o2m + o2o * L_o2o`` with ``o2m`` decaying from 0.8 to 0.1 over training (``update()``, advanced once per
+epoch by the trainer, untouched here).
+
+:class:`ALWAE2ELoss` gives both branches the run's base gains and box term and hands the strategy one vector: both
+branches' terms, each *after* the o2m / o2o mix, so a rule compares the statistics of what the optimiser actually
+sees. The classification group is both branches' class terms, the localisation group both branches' box, DFL (or
+YOLO26's L1) and mask terms. The loss items are the one-to-one branch's, as Ultralytics reports them.
+"""
+
+from __future__ import annotations
+
+import torch
+from ultralytics.utils.loss import E2ELoss
+
+from .detection import GainedDetectionLoss
+from .weighted import WeightedCriterion
+
+
+class ALWAE2ELoss(WeightedCriterion, E2ELoss):
+    """``E2ELoss`` whose two branches' terms are combined by one weighting strategy.
+
+    Args:
+        model: the de-paralleled end-to-end model.
+        loss_fn: the per-branch criterion class (:class:`~alwa_yolo.losses.detection.GainedDetectionLoss`, or a
+            gained segmentation criterion for YOLO26-seg).
+    """
+
+    def __init__(self, model: torch.nn.Module, loss_fn: type = GainedDetectionLoss):
+        E2ELoss.__init__(self, model, loss_fn)
+        branch = self.one2one
+        self.loss_names = branch.loss_names
+        self.setup_weighting(branch.options, branch.gains, 2 * tuple(branch.loss_names), branch.device)
+
+    def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""
+        if self.stock_combination:
+            return E2ELoss.__call__(self, preds, batch)
+        preds = self.one2many.parse_output(preds)
+        many, _ = self.one2many.terms(preds["one2many"], batch)
+        one, items = self.one2one.terms(preds["one2one"], batch)
+        n = many.shape[0]
+        weighted = self.combine(torch.cat((many * self.o2m, one * self.o2o)), preds["one2one"]["boxes"].shape[0])
+        return weighted[:n] + weighted[n:], items

@@ -1,0 +1,113 @@
+"""The one seam between every criterion and the weighting strategies: term groups, base gains, the combine step.
+
+Each alwa-yolo criterion (anchor-free detection, end-to-end detection, segmentation, the anchor-based head) computes
+its gain-scaled terms ``g_k * L_k`` the way its stock Ultralytics / YOLOv5 counterpart does, then hands them to
+:class:`WeightedCriterion.combine`, which applies the strategy and the batch-size factor. What differs between the
+criteria is only which terms they have; what those terms mean to a strategy is decided here, once:
+
+- :data:`TERM_GROUPS`: the ALWA group of each loss item name (classification C or localisation R);
+- :data:`TERM_GAINS`: the hyperparameter that is each term's base gain (Ultralytics multiplies its third detection
+  term by ``dfl`` whether it is DFL or YOLO26's L1 term, and the mask term by ``box``);
+- :func:`base_gains`: those gains under ``--gains hyp`` (with a head's own defaults) or ``unit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from ultralytics.cfg import DEFAULT_CFG_DICT
+
+from ..options import arg_value
+from ..weighting import LossWeighting, build_weighting
+from ..weighting.fixed import FixedWeighting
+
+TERM_GROUPS = {
+    "box_loss": "reg",
+    "dfl_loss": "reg",
+    "l1_loss": "reg",
+    "seg_loss": "reg",
+    "sem_loss": "reg",
+    "cls_loss": "cls",
+    "obj_loss": "cls",
+}
+"""ALWA group of each loss item name: classification C = {cls, obj}, localisation R = {box, dfl, l1, seg, sem}.
+
+The mask terms are localisation. Measured on the polygon demo set (benchmarks/README.md, "Segmentation"): the mask
+loss decays with the box loss, not with the class loss, and its window std tracks the box term's; both say the mask
+term is the same kind of signal as the box (where exactly is the object) and belongs with it.
+"""
+
+TERM_GAINS = {
+    "box_loss": "box",
+    "dfl_loss": "dfl",
+    "l1_loss": "dfl",
+    "seg_loss": "box",
+    "sem_loss": "box",
+    "cls_loss": "cls",
+    "obj_loss": "obj",
+}
+"""The hyperparameter holding each term's base gain, as the stock criteria apply them."""
+
+
+def base_gains(
+    options: dict[str, Any], args: Any, keys: Sequence[str], head_defaults: dict[str, float] | None = None
+) -> dict[str, float]:
+    """The base gain of each hyperparameter in ``keys``: 1.0 under ``gains=unit``, else the training argument.
+
+    Args:
+        options: resolved alwa-yolo options (:func:`~alwa_yolo.options.resolve_options`).
+        args: the training arguments (``box``, ``cls``, ``dfl``, ``obj``).
+        keys: the gain hyperparameters to resolve.
+        head_defaults: a head's own defaults (the anchor head's YOLOv5 gains), used where the argument is unset or
+            still Ultralytics' default (tuned for a different head).
+    """
+    if options["gains"] == "unit":
+        return dict.fromkeys(keys, 1.0)
+    gains = {}
+    for key in keys:
+        value = arg_value(args, key)
+        untouched = value is None or (key in DEFAULT_CFG_DICT and float(value) == float(DEFAULT_CFG_DICT[key]))
+        gains[key] = float(head_defaults[key] if head_defaults and key in head_defaults and untouched else value)
+    return gains
+
+
+class WeightedCriterion:
+    """Mixin for criteria whose gain-scaled terms are combined by a weighting strategy.
+
+    A criterion resolves its options once (:func:`~alwa_yolo.options.resolve_options`) and its base gains
+    (:func:`base_gains`), calls :meth:`setup_weighting` in its constructor and :meth:`combine` on every loss; validation
+    (run under ``torch.inference_mode``) is weighted with the current weights but never observed by the strategy.
+
+    Attributes:
+        options: the resolved alwa-yolo options, read once.
+        gains: base gain per hyperparameter (``box``, ``cls``, ...).
+        weighting: the strategy.
+    """
+
+    options: dict[str, Any]
+    gains: dict[str, float]
+    weighting: LossWeighting
+
+    def setup_weighting(
+        self, options: dict[str, Any], gains: dict[str, float], names: Sequence[str], device: torch.device
+    ) -> None:
+        """Build the strategy for terms ``names`` from the resolved options and base gains (read once)."""
+        self.options, self.gains = options, gains
+        self.weighting = build_weighting(
+            options["weighting"],
+            [TERM_GROUPS[n] for n in names],
+            interval=options["alwa_interval"],
+            term_names=tuple(names),
+            term_gains=[gains[TERM_GAINS[n]] for n in names],
+        ).to(device)
+
+    @property
+    def stock_combination(self) -> bool:
+        """True for ``fixed``: the criterion then returns exactly what its stock counterpart computes."""
+        return type(self.weighting) is FixedWeighting
+
+    def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates)."""
+        return self.weighting(terms, training=torch.is_grad_enabled()) * batch_size

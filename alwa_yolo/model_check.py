@@ -1,0 +1,142 @@
+"""What a ``--weights`` / ``--cfg`` file is, read before anything is written: its task, its head, or a clear error.
+
+Ultralytics decides a model's task from the file itself; a file that is not a model (random bytes, a dataset yaml,
+a plain dict saved with ``torch.save``) or a model alwa-yolo cannot weight (classification, pose, OBB, RT-DETR,
+open-vocabulary heads) would otherwise fail deep inside training, often after a run folder and a first epoch. Each of
+those cases is a :class:`~alwa_yolo.errors.UserError` here that names the file, what it is, and what to pass instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+SUPPORTED_HEADS = {
+    "Detect": "detect",  # YOLOv8, YOLO11, YOLO26 (end-to-end when the yaml says end2end)
+    "v10Detect": "detect",  # YOLOv10
+    "AnchorDetect": "detect",  # alwa-yolo's YOLOv5-style anchor head
+    "Segment": "segment",  # YOLOv8-seg, YOLO11-seg
+    "Segment26": "segment",  # YOLO26-seg
+}
+"""The heads alwa-yolo trains, by their class name in a model yaml or checkpoint, and their Ultralytics task."""
+
+REFUSED_HEADS = {
+    "RTDETRDecoder": "RT-DETR's transformer decoder is trained with a Hungarian-matching loss (classification, L1, "
+    "GIoU and auxiliary decoder-layer terms) that has no box/cls term pair in the form ALWA weights",
+    "WorldDetect": "YOLO-World's open-vocabulary head needs text embeddings and its own trainer",
+    "YOLOEDetect": "YOLOE's open-vocabulary head needs prompt embeddings and its own trainer",
+    "YOLOESegment": "YOLOE's open-vocabulary head needs prompt embeddings and its own trainer",
+}
+"""Heads that are refused, and why."""
+
+FIX = (
+    "alwa-yolo trains detection and instance-segmentation models: pass a YOLOv8 / YOLO11 / YOLO26 / YOLOv10 model "
+    "(e.g. --weights yolov8n.yaml, yolo26n.yaml, yolov8n-seg.yaml, or a .pt checkpoint of one)."
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model file holds.
+
+    Attributes:
+        task: Ultralytics' task name, ``"detect"`` or ``"segment"``.
+        head: the class name of the model's last layer (``Detect``, ``Segment``, ``AnchorDetect``, ...).
+        checkpoint: whether the file is a ``.pt`` checkpoint (else a model yaml).
+    """
+
+    task: str
+    head: str
+    checkpoint: bool
+
+
+def check_model(path: str, flag: str = "--weights") -> ModelInfo:
+    """Read a model yaml or ``.pt`` checkpoint far enough to know its task and head.
+
+    Args:
+        path: the file (or a model yaml name Ultralytics ships, such as ``yolov8n.yaml``).
+        flag: the flag it came from, named in errors.
+
+    Raises:
+        UserError: the file is not a model, or is one alwa-yolo does not train.
+    """
+    if Path(path).suffix in {".yaml", ".yml"}:
+        head = _yaml_head(path, flag)
+        return ModelInfo(_task(head, path, flag), head, checkpoint=False)
+    model = _checkpoint_model(path, flag)
+    head = type(model.model[-1]).__name__ if hasattr(model, "model") and len(model.model) else ""
+    return ModelInfo(_task(head, path, flag), head, checkpoint=True)
+
+
+def _task(head: str, path: str, flag: str) -> str:
+    if head in SUPPORTED_HEADS:
+        return SUPPORTED_HEADS[head]
+    if head in REFUSED_HEADS:
+        raise UserError(
+            f"{flag} '{path}' is a model with a {head} head, which alwa-yolo cannot weight: "
+            f"{REFUSED_HEADS[head]}. {FIX}"
+        )
+    kind = {
+        "Classify": "classification",
+        "Pose": "pose",
+        "Pose26": "pose",
+        "OBB": "oriented-box (OBB)",
+        "OBB26": "oriented-box (OBB)",
+        "SemanticSegment": "semantic-segmentation",
+        "Depth": "depth",
+    }.get(head)
+    what = f"a {kind} model" if kind else f"a model whose last layer is '{head or 'unknown'}'"
+    raise UserError(f"{flag} '{path}' is {what}. {FIX}")
+
+
+def _yaml_head(path: str, flag: str) -> str:
+    """The head's class name in a model yaml (a file, or a name Ultralytics resolves)."""
+    from ultralytics.nn.tasks import yaml_model_load
+
+    try:
+        cfg = yaml_model_load(path)
+    except UnicodeDecodeError:
+        raise UserError(f"{flag} '{path}' is not a text file, so not a model yaml. {FIX}") from None
+    except Exception as e:  # a yaml syntax error, or a file Ultralytics cannot resolve
+        raise UserError(f"{flag} '{path}' cannot be read as a model yaml ({' '.join(str(e).split())}). {FIX}") from None
+    if not isinstance(cfg, dict):
+        raise UserError(f"{flag} '{path}' is not a model yaml (it holds no mapping). {FIX}")
+    if "backbone" not in cfg or "head" not in cfg:
+        hint = " It looks like a dataset yaml: pass that with --data." if {"train", "val"} & set(cfg) else ""
+        raise UserError(
+            f"{flag} '{path}' has no 'backbone' and 'head' sections, so it is not a model yaml.{hint} {FIX}"
+        )
+    try:
+        return str(cfg["head"][-1][2]).split(".")[-1]
+    except (TypeError, IndexError, KeyError):
+        raise UserError(f"{flag} '{path}': its last 'head' row is not [from, repeats, module, args]. {FIX}") from None
+
+
+def _checkpoint_model(path: str, flag: str) -> Any:
+    """The model object inside a ``.pt`` checkpoint (the EMA when there is one, as Ultralytics loads it)."""
+    import torch
+    from ultralytics.utils.patches import torch_load
+
+    file = Path(path)
+    if file.stat().st_size == 0:
+        raise UserError(f"{flag} '{path}' is an empty file (0 bytes), not a checkpoint. {FIX}")
+    try:
+        import alwa_yolo.anchor  # noqa: F401  (anchor checkpoints unpickle alwa-yolo classes)
+
+        ckpt = torch_load(file, map_location="cpu", weights_only=False)
+    except Exception as e:  # any unpickling failure: not a torch checkpoint we can read
+        reason = " ".join(str(e).split())[:200]
+        raise UserError(f"{flag} '{path}' is not a readable PyTorch checkpoint ({reason}). {FIX}") from None
+    if isinstance(ckpt, torch.nn.Module):
+        return ckpt
+    model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
+    if not isinstance(model, torch.nn.Module):
+        held = f"a dict with keys {sorted(map(str, ckpt))[:8]}" if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise UserError(
+            f"{flag} '{path}' holds {held}, not an Ultralytics checkpoint (a dict whose 'model' or 'ema' is the "
+            f"model). {FIX}"
+        )
+    return model
