@@ -20,14 +20,40 @@ import json
 from pathlib import Path
 from typing import Any
 
-from alwa_yolo.cli import ROOT, check_weights, default_data, native_imgsz, repo_path, run_cli
+from alwa_yolo.cli import (
+    ROOT,
+    Parser,
+    check_weights,
+    check_writable,
+    default_data,
+    native_imgsz,
+    planned_run_dir,
+    pt_alias,
+    remove_failed_start,
+    repo_path,
+    run_cli,
+)
 from alwa_yolo.errors import UserError
+from alwa_yolo.options import check_value, imgsz_check, number_check
 from alwa_yolo.validator import METRICS
+
+CHECKS = {
+    "imgsz": ("--img", imgsz_check, "inference size"),
+    "batch_size": ("--batch-size", number_check(1, integer=True), "images per batch"),
+    "conf_thres": ("--conf-thres", number_check(0, high=1), "confidence threshold, a probability"),
+    "iou_thres": ("--iou-thres", number_check(0, high=1), "NMS IoU threshold, an overlap fraction"),
+    "workers": ("--workers", number_check(0, integer=True), "dataloader workers"),
+}
+"""val.py's numeric flags: the flag, its check (alwa_yolo.options' checks, as train.py's) and its meaning."""
+
+SETUP_ERRORS = (ValueError, TypeError, SyntaxError, KeyError, FileNotFoundError, RuntimeError, AssertionError)
+"""What Ultralytics raises about its input while a validation starts (model, dataset yaml, images)."""
 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
+        prog="val.py",
         description="Evaluate a YOLO detector or segmenter (mAP50, mAP50-95, per-class AP; masks too).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -107,22 +133,49 @@ def summary(validator: Any) -> dict[str, Any]:
     return out
 
 
+def check_opt(opt: argparse.Namespace) -> None:
+    """Check every value that can be checked without reading a file, and the places results go, before any work:
+    a validation whose ``--json`` summary cannot be written would be lost."""
+    for key, (flag, check, meaning) in CHECKS.items():
+        if getattr(opt, key) is not None:
+            check_value(flag, getattr(opt, key), check, meaning)
+    check_writable(Path(opt.project) / str(opt.name), "--project (with --name)")
+    if opt.json:
+        check_writable(opt.json, "--json", folder=False)
+
+
 def main(opt: argparse.Namespace) -> dict[str, Any]:
     """Validate with parsed options; print the per-class table and return the summary."""
+    check_opt(opt)
     opt.data = repo_path(opt.data)
     check_weights(opt.weights)
     if Path(opt.weights).suffix not in {".pt", ".pth"}:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
-    from alwa_yolo.data.resolve import check_dataset_task, resolve_data
+    from alwa_yolo.data.resolve import (
+        check_dataset_task,
+        check_dataset_usable,
+        load_data_yaml,
+        locate_data,
+        resolve_data,
+    )
     from alwa_yolo.model_check import check_model
 
     task = check_model(opt.weights).task
+    from ultralytics.utils.torch_utils import select_device
+
+    try:  # before a demo set would be generated
+        select_device(opt.device or "", verbose=False)
+    except ValueError as e:
+        raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
+    if opt.task == "test" and not load_data_yaml(locate_data(opt.data)).get("test"):
+        raise UserError(f"--task test: dataset yaml '{opt.data}' has no 'test:' split. Use --task val or add one.")
+    check_dataset_task(opt.data, task, opt.weights)  # a generated set's task is read before generating it
     data = resolve_data(opt.data)
-    check_dataset_task(data, task, opt.weights)
+    check_dataset_usable(data, (opt.task,), need_labels=() if opt.save_json else (opt.task,))
     from alwa_yolo.validator import VALIDATORS
 
     args = {
-        "model": opt.weights,
+        "model": pt_alias(opt.weights),
         "data": str(data),
         "imgsz": opt.imgsz or native_imgsz(opt.data),
         "batch": opt.batch_size,
@@ -141,18 +194,21 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         "rect": opt.rect,
         "task": task,
     }
-    import yaml
-
-    if opt.task == "test" and not (yaml.safe_load(Path(data).read_text()) or {}).get("test"):
-        raise UserError(f"--task test: dataset yaml '{opt.data}' has no 'test:' split. Use --task val or add one.")
+    run_dir = planned_run_dir(task=task, **{k: args[k] for k in ("project", "name", "exist_ok", "mode")})
+    validator, started = None, []
     try:
-        from ultralytics.utils.torch_utils import select_device
-
-        select_device(opt.device or "", verbose=False)
         validator = VALIDATORS[task](args=args, metric=opt.metric)
-    except (ValueError, TypeError, SyntaxError) as e:  # set-up only: Ultralytics' words on the user's input
-        raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
-    validator()
+        validator.callbacks["on_val_start"].insert(0, lambda _validator: started.append(True))  # before any other
+        validator()
+    except BaseException as e:
+        if started:
+            raise
+        remove_failed_start(run_dir)  # a failed start leaves no empty run folder behind
+        if isinstance(e, UserError) or not isinstance(e, SETUP_ERRORS):
+            raise
+        # set-up only (arguments, device, model, dataset): these are Ultralytics' words on the user's input
+        stage = "rejected the configuration" if validator is None else "could not start validating"
+        raise UserError(f"Ultralytics {stage}: {' '.join(str(e).split())}") from None
     result = summary(validator)
     if opt.json:
         Path(opt.json).parent.mkdir(parents=True, exist_ok=True)

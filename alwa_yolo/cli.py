@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from types import SimpleNamespace
+from typing import Any, Callable, NoReturn
 
 import yaml
 
@@ -12,6 +18,15 @@ from .errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root: default dataset and config paths are relative to it, not to the current folder."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors (a bad number, an unknown flag, a missing value) are one ``error:`` line and
+    exit status 2, like every other bad input, instead of argparse's usage block followed by the error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Report a command-line error the way :func:`run_cli` reports every other one."""
+        _fail(f"{message} (see {self.prog} --help).")
 
 
 def default_data() -> str:
@@ -77,7 +92,14 @@ def load_hyp(path: str | None, known_keys: set[str]) -> dict[str, Any]:
     if not file.exists():
         raise UserError(f"hyperparameter file '{path}' not found. Pass a yaml such as cfg/hyp/default.yaml.")
     try:
-        hyp = yaml.safe_load(file.read_text()) or {}
+        hyp = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(
+            f"hyperparameter file '{path}' is not a text file (not UTF-8: binary data?). Pass a yaml of training "
+            "arguments such as cfg/hyp/default.yaml, or drop --hyp."
+        ) from None
+    except IsADirectoryError:
+        raise UserError(f"hyperparameter file '{path}' is a folder. Pass a yaml, e.g. cfg/hyp/default.yaml.") from None
     except yaml.YAMLError as e:
         raise UserError(f"hyperparameter file '{path}' is not valid YAML ({e}). Fix it or drop --hyp.") from None
     if not isinstance(hyp, dict):
@@ -93,7 +115,7 @@ def check_weights(weights: str, flag: str = "--weights") -> None:
 
     Args:
         weights: the value given.
-        flag: the flag it came from, named in the message.
+        flag: the flag it came from, named in the message (``--weights``, ``--cfg`` or ``--resume``).
 
     Raises:
         UserError: the ``.pt`` is missing, or the model yaml is neither a file nor one Ultralytics ships.
@@ -101,10 +123,19 @@ def check_weights(weights: str, flag: str = "--weights") -> None:
     if not weights:
         return
     path = Path(weights)
+    if flag == "--resume":
+        if path.is_file():
+            return
+        what = "is a folder" if path.is_dir() else "not found"
+        raise UserError(
+            f"--resume checkpoint '{weights}' {what}. Pass an interrupted run's weights/last.pt (e.g. --resume "
+            "runs/train/exp/weights/last.pt), or --resume alone for the newest run under --project."
+        )
     if path.suffix in {".pt", ".pth"}:
         if not path.is_file():
+            what = "is a folder, not a checkpoint file" if path.is_dir() else "not found"
             raise UserError(
-                f"{flag} file '{weights}' not found. Pass the path of an existing .pt (e.g. a run's "
+                f"{flag} file '{weights}' {what}. Pass the path of an existing .pt (e.g. a run's "
                 "weights/best.pt), download official weights yourself (e.g. yolov8n.pt from "
                 "https://github.com/ultralytics/assets/releases) and pass their path, or train from scratch "
                 "with a model yaml: --weights yolov8n.yaml."
@@ -127,6 +158,106 @@ def check_weights(weights: str, flag: str = "--weights") -> None:
     )
 
 
+def check_writable(path: str | Path, flag: str, *, folder: bool = True) -> None:
+    """Fail, creating nothing, when ``path`` could not be created or written later.
+
+    Run before any work whose result would go there (a training run, a validation whose summary is wanted, a
+    conversion), so a typo or a read-only disk costs seconds, not the work. The check walks up to the nearest
+    folder that exists: a regular file on the way means the path can never be created; a folder without write
+    permission means it cannot be created now.
+
+    Args:
+        path: the folder (or, with ``folder=False``, the file) that will be written.
+        flag: how the user gave it, named in the message (``--project``, ``--json``, ...).
+        folder: whether ``path`` is a folder (created with its parents) or a file (its parents are created).
+
+    Raises:
+        UserError: naming ``path``, what is in the way, and the fix.
+    """
+    target = Path(path).expanduser().absolute()
+    if target.exists():
+        if folder and not target.is_dir():
+            raise UserError(f"{flag} '{path}' is a file, not a folder. Pass a folder path (it is created if missing).")
+        if not folder and target.is_dir():
+            raise UserError(f"{flag} '{path}' is a folder. Pass a file path, e.g. {target / 'summary.json'}.")
+        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
+            raise UserError(f"{flag} '{path}' is not writable (permissions). Pass a path you can write to.")
+        return
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(
+            f"{flag} '{path}' cannot be created: '{parent}' is a file, not a folder. Pass a path under a folder."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(
+            f"{flag} '{path}' cannot be created: '{parent}' is not writable (permissions). Pass a path you can "
+            "write to."
+        )
+
+
+def pt_alias(weights: str) -> str:
+    """A ``.pt`` name for a ``.pth`` checkpoint, which Ultralytics' loaders refuse by its suffix alone.
+
+    The alias is a symbolic link (a hard link or a copy where links are impossible) in a private temporary folder
+    that is removed when the process exits; the checkpoint itself is not touched. Other paths are returned as given.
+    """
+    if Path(weights).suffix.lower() != ".pth":
+        return weights
+    folder = Path(tempfile.mkdtemp(prefix="alwa-yolo-pth-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    source, alias = Path(weights).resolve(), folder / f"{Path(weights).stem}.pt"
+    try:
+        alias.symlink_to(source)
+    except OSError:
+        try:
+            os.link(source, alias)
+        except OSError:
+            shutil.copyfile(source, alias)
+    return str(alias)
+
+
+class RunDir(SimpleNamespace):
+    """Where a new run will be written (``path``), and the nearest folder above it that exists already
+    (``existing``): what a failed start may remove lies between the two, and only if this run created it."""
+
+
+def planned_run_dir(
+    project: str, name: str, exist_ok: bool | None, task: str, mode: str, save_dir: str | None = None
+) -> RunDir:
+    """The folder Ultralytics' trainer or validator will create for this run, computed as it computes it
+    (``get_save_dir``), before it exists."""
+    from ultralytics.cfg import get_save_dir
+
+    args = SimpleNamespace(save_dir=save_dir, project=project, name=name, exist_ok=bool(exist_ok), task=task, mode=mode)
+    path = get_save_dir(args)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return RunDir(path=path, existing=existing)
+
+
+def remove_failed_start(run: RunDir | None, allowed: tuple[str, ...] = ()) -> None:
+    """Remove the run folder a failed start created, and the empty folders made for it, so failures do not pile up
+    ``exp``, ``exp-2``, ... Only a folder that did not exist before this run and holds no files but the ``allowed``
+    ones Ultralytics writes when it starts (``args.yaml``) is removed: never an earlier run's files.
+
+    Args:
+        run: from :func:`planned_run_dir`, called before the run started; None does nothing.
+        allowed: names of files directly in the run folder that a start writes.
+    """
+    if run is None or run.path == run.existing or not run.path.is_dir():
+        return
+    if any(p.name not in allowed or p.parent != run.path for p in run.path.rglob("*") if not p.is_dir()):
+        return
+    shutil.rmtree(run.path, ignore_errors=True)
+    for folder in run.path.parents:  # e.g. the --project folder made with parents=True
+        if folder == run.existing or not folder.is_dir() or any(folder.iterdir()):
+            break
+        folder.rmdir()
+
+
 def run_cli(main: Callable[[], Any]) -> Any:
     """Run a script's ``main``; report a :class:`UserError` (or a file-system error) as one paragraph on stderr and
     exit with status 2, the argparse convention for bad usage, so scripts can tell it from a crash (a bug)."""
@@ -142,6 +273,6 @@ def run_cli(main: Callable[[], Any]) -> Any:
         sys.exit(130)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
     sys.exit(2)

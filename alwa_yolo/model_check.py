@@ -88,7 +88,8 @@ def _task(head: str, path: str, flag: str) -> str:
         "SemanticSegment": "semantic-segmentation",
         "Depth": "depth",
     }.get(head)
-    what = f"a {kind} model" if kind else f"a model whose last layer is '{head or 'unknown'}'"
+    article = "an" if kind and kind[0] in "aeiou" else "a"
+    what = f"{article} {kind} model" if kind else f"a model whose last layer is '{head or 'unknown'}'"
     raise UserError(f"{flag} '{path}' is {what}. {FIX}")
 
 
@@ -96,6 +97,13 @@ def _yaml_head(path: str, flag: str) -> str:
     """The head's class name in a model yaml (a file, or a name Ultralytics resolves)."""
     from ultralytics.nn.tasks import yaml_model_load
 
+    if Path(path).is_file():  # Ultralytics reads a yaml ignoring undecodable bytes: say what a binary file is
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            text = "\x00"
+        if "\x00" in text:
+            raise UserError(f"{flag} '{path}' is not a text file, so not a model yaml. {FIX}")
     try:
         cfg = yaml_model_load(path)
     except UnicodeDecodeError:
@@ -117,10 +125,29 @@ def _yaml_head(path: str, flag: str) -> str:
 
 def _checkpoint_model(path: str, flag: str) -> Any:
     """The model object inside a ``.pt`` checkpoint (the EMA when there is one, as Ultralytics loads it)."""
+    return read_checkpoint(path, flag)[1]
+
+
+def read_checkpoint(path: str, flag: str = "--weights") -> tuple[Any, Any]:
+    """Load a ``.pt`` checkpoint on the CPU and find its model, or say what the file is instead.
+
+    Args:
+        path: the file.
+        flag: the flag it came from, named in errors.
+
+    Returns:
+        (tuple): the loaded object (usually Ultralytics' checkpoint dict) and the model in it (the EMA when there is
+            one, as Ultralytics loads it).
+
+    Raises:
+        UserError: the file is empty, not a PyTorch file, or holds no model.
+    """
     import torch
     from ultralytics.utils.patches import torch_load
 
     file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{flag} '{path}' is not a file. {FIX}")
     if file.stat().st_size == 0:
         raise UserError(f"{flag} '{path}' is an empty file (0 bytes), not a checkpoint. {FIX}")
     try:
@@ -131,7 +158,7 @@ def _checkpoint_model(path: str, flag: str) -> Any:
         reason = " ".join(str(e).split())[:200]
         raise UserError(f"{flag} '{path}' is not a readable PyTorch checkpoint ({reason}). {FIX}") from None
     if isinstance(ckpt, torch.nn.Module):
-        return ckpt
+        return ckpt, ckpt
     model = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
     if not isinstance(model, torch.nn.Module):
         held = f"a dict with keys {sorted(map(str, ckpt))[:8]}" if isinstance(ckpt, dict) else type(ckpt).__name__
@@ -139,4 +166,4 @@ def _checkpoint_model(path: str, flag: str) -> Any:
             f"{flag} '{path}' holds {held}, not an Ultralytics checkpoint (a dict whose 'model' or 'ema' is the "
             f"model). {FIX}"
         )
-    return model
+    return ckpt, model

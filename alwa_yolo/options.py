@@ -19,10 +19,16 @@ from .errors import UserError
 from .losses.regression import REG_LOSSES
 
 
-def _number(low: float, *, strict: bool = False, integer: bool = False) -> Callable[[Any], str | None]:
-    """A check for a finite number of at least ``low`` (greater than ``low`` if ``strict``), an integer if asked."""
+def _number(
+    low: float, *, strict: bool = False, integer: bool = False, high: float | None = None
+) -> Callable[[Any], str | None]:
+    """A check for a finite number of at least ``low`` (greater than ``low`` if ``strict``) and at most ``high``,
+    an integer if asked."""
     kind = "an integer" if integer else "a number"
-    bound = f"greater than {low:g}" if strict else f"of at least {low:g}"
+    if high is not None:
+        bound = f"from {low:g} to {high:g}"
+    else:
+        bound = f"greater than {low:g}" if strict else f"of at least {low:g}"
 
     def check(value: Any) -> str | None:
         ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
@@ -32,6 +38,7 @@ def _number(low: float, *, strict: bool = False, integer: bool = False) -> Calla
             or not math.isfinite(value)
             or value < low
             or (strict and value == low)
+            or (high is not None and value > high)
         ):
             return f"{{name}} must be {kind} {bound}, got {{value}}"
         return None
@@ -40,12 +47,14 @@ def _number(low: float, *, strict: bool = False, integer: bool = False) -> Calla
 
 
 def _imgsz(value: Any) -> str | None:
+    """An image size YOLO can use: an integer of at least 32 (Ultralytics would silently round 0 up or fail later)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 32:
         return "{name} {value} is too small or not an integer: YOLO needs at least 32 pixels (a multiple of 32 is best)"
     return None
 
 
 def _bool(value: Any) -> str | None:
+    """A true / false flag (a ``--hyp`` file's ``"no"`` string is not one)."""
     return None if isinstance(value, bool) else "{name} must be true or false, got {value}"
 
 
@@ -61,15 +70,40 @@ def _batch(value: Any) -> str | None:
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A check that the value is one of ``choices``."""
     return lambda value: (
         None if value in choices else f"unknown {{name}} {{value}}; choose one of: {', '.join(choices)}"
     )
 
 
 def _weighting(value: Any) -> str | None:
+    """A registered weighting strategy."""
     from .weighting import WEIGHTINGS  # the registry imports torch; only needed when a value is checked
 
     return _choice(tuple(WEIGHTINGS))(value)
+
+
+number_check = _number
+"""Public name of the number check, for scripts with their own flags (val.py)."""
+imgsz_check = _imgsz
+"""Public name of the image-size check."""
+
+
+def check_value(name: str, value: Any, check: Callable[[Any], str | None], meaning: str = "") -> None:
+    """Check one value with one of this module's checks, for flags outside :data:`TRAIN_OPTIONS` (val.py's).
+
+    Args:
+        name: the flag, named in the message (``--conf-thres``).
+        value: the value given.
+        check: e.g. ``number_check(0, high=1)``.
+        meaning: what the flag does, appended in brackets.
+
+    Raises:
+        UserError: one sentence naming the flag, the bad value and what is accepted.
+    """
+    problem = check(value)
+    if problem:
+        raise UserError(f"{problem.format(name=name, value=repr(value))}" + (f" ({meaning})." if meaning else "."))
 
 
 @dataclass(frozen=True)
@@ -193,6 +227,9 @@ def check_options(args: Any) -> None:
     values = args if isinstance(args, dict) else vars(args)
     for key, value in values.items():
         option = OPTIONS.get(key)
+        if option is None and isinstance(value, float) and not math.isfinite(value):
+            # Ultralytics type-checks its own float arguments but lets NaN / infinity through into training
+            raise UserError(f"{key} must be a finite number, got {value!r} (Ultralytics' '{key}' argument).")
         if option is None or option.check is None or value is None:
             continue
         problem = option.check(value)

@@ -53,8 +53,10 @@ class ALWATrainerMixin:
     def __init__(self, cfg: Any = None, overrides: dict | None = None, _callbacks: dict | None = None):
         # Ultralytics' DDP worker passes its stock DEFAULT_CFG_DICT as cfg: extend whatever cfg comes with our keys
         cfg = DEFAULT_CFG if cfg is None else {**DEFAULT_CFG, **cfg2dict(cfg)}
+        check_options({**cfg, **(overrides or {})})  # before Ultralytics creates the run folder
         super().__init__(cfg, overrides, _callbacks)
-        check_options(self.args)
+        if self.device.type == "cpu":
+            torch.set_num_threads(cpu_threads())
         if self.args.rect and self.world_size > 1 and self.args.weighting != "fixed":
             raise UserError(
                 "rect=True with several GPUs is not supported with an adaptive weighting: Ultralytics' contiguous "
@@ -65,7 +67,8 @@ class ALWATrainerMixin:
         self.weight_log = WeightLog(self.save_dir)
         for event, functions in callbacks.items():
             for fn in functions:
-                self.add_callback(event, fn)
+                if fn not in self.callbacks.get(event, []):  # a DDP worker's pickled callbacks already hold them
+                    self.add_callback(event, fn)
 
     # --- model and data -----------------------------------------------------------------------------------------
     def get_model(self, cfg: Any = None, weights: torch.nn.Module | None = None, verbose: bool = True):
@@ -203,6 +206,13 @@ class ALWASegmentationTrainer(ALWATrainerMixin, SegmentationTrainer):
 
 TRAINERS = {"detect": ALWADetectionTrainer, "segment": ALWASegmentationTrainer}
 """Ultralytics task name -> the alwa-yolo trainer for it."""
+
+
+def cpu_threads() -> int:
+    """Torch threads for CPU training: every core (``$ALWA_YOLO_CPU_THREADS`` overrides it, e.g. 1 per run when
+    several runs share a machine). Ultralytics leaves one core idle (``cpu_count - 1``); on a 2-core machine that is
+    half of it, and training is compute-bound there (benchmarks/README.md, "CPU threads")."""
+    return max(1, int(os.environ.get("ALWA_YOLO_CPU_THREADS") or os.cpu_count() or 1))
 
 
 def checkpoint_state(ckpt: dict) -> dict | None:

@@ -26,6 +26,8 @@ def main(overrides: dict) -> dict:
     task = check_model(overrides["model"]).task
     trainer = TRAINERS[task](overrides=overrides)
     times = attach_iteration_timer(trainer)
+    trace: list[list[float]] = []  # every iteration's loss items (as Ultralytics reports them)
+    trainer.add_callback("on_train_batch_end", lambda t: trace.append([float(v) for v in t.loss_items.values()]))
     trainer.train()
     rows = trainer.read_results_csv()
     final = {k: v[-1] for k, v in rows.items()}
@@ -44,6 +46,8 @@ def main(overrides: dict) -> dict:
         "w_cls_per_epoch": rows.get("alwa/w_cls"),
         "epoch_losses": strategy.epoch_losses,
         "calibration": strategy.calibration() if hasattr(strategy, "calibration") else None,
+        "loss_names": list(trainer.loss_names),
+        "item_trace": trace,
     }
     (Path(trainer.save_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

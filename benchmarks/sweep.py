@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -70,8 +71,9 @@ def train(c: dict, opt: argparse.Namespace) -> dict | None:
             **dict(kv.split("=", 1) for kv in opt.extra),
         }  # fmt: skip
         print(f"--> {run_name(c)}", flush=True)
+        env = {**os.environ, "ALWA_YOLO_CPU_THREADS": os.environ.get("ALWA_YOLO_CPU_THREADS", str(opt.threads))}
         p = subprocess.run([sys.executable, str(HERE / "run_one.py"), json.dumps(overrides)], capture_output=True,
-                           text=True, cwd=ROOT)  # fmt: skip
+                           text=True, cwd=ROOT, env=env)  # fmt: skip
         if p.returncode != 0:
             print(f"FAILED {run_name(c)}:\n{p.stderr[-2000:]}", file=sys.stderr, flush=True)
             return None
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alwa-interval", type=int, default=100)
     parser.add_argument("--extra", nargs="*", default=[], help="more trainer arguments, key=value")
     parser.add_argument("--jobs", type=int, default=1, help="configurations trained at the same time")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (ALWA_YOLO_CPU_THREADS)")
     parser.add_argument("--metric", default="mAP50-95", help="summary key to tabulate (e.g. mask_mAP50-95)")
     parser.add_argument("--out", default=str(HERE / "results" / "shapes"))
     parser.add_argument("--table-only", action="store_true", help="tabulate finished runs, train nothing")
@@ -208,9 +211,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     md = table(results, opt.metric)
     cmd = "python benchmarks/sweep.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (out / "results.md").write_text(f"Command: `{cmd}`\n\n{md}\n")
-    (out / "results.json").write_text(json.dumps([{"config": c, **s} for c, s in results], indent=1, default=str))
-    plot_scale(results, out, opt.metric) if opt.scale else plot_map(results, out, opt.metric)
+    name = "results.md" if opt.metric == "mAP50-95" else f"results-{opt.metric}.md"
+    (out / name).write_text(f"Command: `{cmd}`\n\n{md}\n")
+    if opt.metric == "mAP50-95":
+        slim = [{"config": c, **{k: v for k, v in s.items() if k != "item_trace"}} for c, s in results]
+        (out / "results.json").write_text(json.dumps(slim, indent=1, default=str))
+        plot_scale(results, out, opt.metric) if opt.scale else plot_map(results, out, opt.metric)
     print(md)
 
 

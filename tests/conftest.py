@@ -46,3 +46,11 @@ def tiny_data(tiny_yaml) -> Path:
     from alwa_yolo.data.resolve import resolve_data
 
     return Path(resolve_data(tiny_yaml))
+
+
+@pytest.fixture(scope="session")
+def tiny_seg_yaml(tmp_path_factory) -> Path:
+    """The tiny set with polygon labels (the same images, ``task: segment``), for segmentation runs."""
+    path = tmp_path_factory.mktemp("data-seg") / "tiny-seg.yaml"
+    path.write_text(TINY_YAML.replace("path: tiny", "path: tiny-seg").replace("seed: 1}", "seed: 1, task: segment}"))
+    return path

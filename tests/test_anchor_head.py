@@ -155,7 +155,8 @@ def test_loss_contract_and_groups(model):
     assert isinstance(crit, AnchorDetectionLoss) and tuple(items) == LOSS_NAMES
     assert crit.weighting.groups == ("reg", "cls", "cls")
     assert loss.shape == (3,) and torch.isfinite(loss).all() and all(v > 0 for v in items.values())
-    assert torch.allclose(loss, torch.stack(list(items.values())) * 2)  # weights 1.0 before any update, times bs
+    yolov5 = torch.tensor([0.05, 1.0, 0.5])  # items on YOLOv5's gains; the loss on unit gains (alwa2's base gains)
+    assert torch.allclose(loss, torch.stack(list(items.values())) / yolov5 * 2)  # weights 1.0, times bs
     loss.sum().backward()
     assert model.model[-1].m[0].weight.grad.abs().sum() > 0
     model.eval()

@@ -145,3 +145,26 @@ def test_cli_malformed_json_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("error: ") and r.stderr.strip().count("\n") == 0
     assert "instances_val2017.json" in r.stderr
+
+
+@pytest.mark.parametrize("file_name", [7, None, "", "../x.jpg", "/abs/x.jpg"])
+def test_file_name_must_be_a_relative_path(tmp_path: Path, file_name) -> None:
+    """Ultralytics' converter would fail with a TypeError (int, null) or write outside the labels folder."""
+    data = {**INSTANCES, "images": [{**INSTANCES["images"][0], "file_name": file_name}, *INSTANCES["images"][1:]]}
+    (tmp_path / "instances_val2017.json").write_text(json.dumps(data))
+    with pytest.raises(ConversionError, match=f"image 1 has file_name {file_name!r}"):
+        convert_coco(tmp_path / "instances_val2017.json", tmp_path / "coco")
+    assert not (tmp_path / "coco").exists()
+
+
+def test_binary_json_and_unwritable_dst(annotations: Path, tmp_path: Path) -> None:
+    from alwa_yolo.errors import UserError
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "instances_val2017.json").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConversionError, match="not a UTF-8 text file"):
+        convert_coco(tmp_path / "bin", tmp_path / "coco")
+    (tmp_path / "file").write_text("a file\n")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        convert_coco(annotations, tmp_path / "file" / "coco")
+    assert not (tmp_path / "coco").exists()

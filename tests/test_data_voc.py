@@ -245,3 +245,56 @@ def test_cli(devkit: Path, tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
     assert missing.stderr.startswith("error: ") and missing.stderr.strip().count("\n") == 0
     assert str(tmp_path / "missing") in missing.stderr
+
+
+def _listing(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_failed_conversion_leaves_dst_as_it_was(devkit: Path, tmp_path: Path) -> None:
+    """Every annotation is read before anything is written: a bad one late in the lists leaves an earlier conversion
+    untouched and creates no new --dst."""
+    dst = tmp_path / "VOC"
+    convert_voc(devkit, dst)
+    (dst / "labels" / "trainval2007" / "mine.txt").write_text("kept\n")  # a file the converter does not own
+    before = _listing(dst)
+    (devkit / "VOC2012/Annotations/2012_000002.xml").write_text("<annotation><size>")  # the last image converted
+    with pytest.raises(ConversionError, match="not valid XML"):
+        convert_voc(devkit, dst, keep_difficult=True)  # would change trainval2007/000001.txt if it wrote anything
+    assert _listing(dst) == before
+    with pytest.raises(ConversionError):
+        convert_voc(devkit, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["VOC", "VOCdevkit"]
+
+
+def test_reconversion_keeps_other_files(devkit: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "VOC"
+    convert_voc(devkit, dst)
+    (dst / "images" / "trainval2007" / "extra.jpg").write_bytes(b"mine")
+    convert_voc(devkit, dst, keep_difficult=True)
+    assert (dst / "images" / "trainval2007" / "extra.jpg").read_bytes() == b"mine"
+    assert _labels(dst)["trainval2007/000001.txt"].count("\n") == 3  # the new conversion is in place
+    assert not [p for p in dst.iterdir() if p.name.startswith(".")]  # no staging folder left
+
+
+def test_binary_image_list_and_class_file(devkit: Path, tmp_path: Path) -> None:
+    (devkit / "VOC2007/ImageSets/Main/test.txt").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ConversionError, match="test.txt: not a text file"):
+        convert_voc(devkit, tmp_path / "VOC")
+    (devkit / "VOC2007/ImageSets/Main/test.txt").write_text("000004\n")
+    names = tmp_path / "names.bin"
+    names.write_bytes(bytes(range(256)))
+    with pytest.raises(ConversionError, match="names.bin is not a text file"):
+        convert_voc(devkit, tmp_path / "VOC", classes=names)
+    assert not (tmp_path / "VOC").exists()
+
+
+def test_dst_that_cannot_be_created(devkit: Path, tmp_path: Path) -> None:
+    from alwa_yolo.errors import UserError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file\n")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        convert_voc(devkit, blocker / "VOC")
+    with pytest.raises(UserError, match="is a file, not a folder"):
+        convert_voc(devkit, blocker)

@@ -54,14 +54,17 @@ def test_fixed_equals_stock_ultralytics(preds_and_batch):
         torch.testing.assert_close(items[k], stock_items[k], rtol=0, atol=0)
 
 
-def test_unit_gains_divide_out_the_hyp_gains(preds_and_batch):
+def test_unit_gains_train_on_raw_terms_but_report_ultralytics_items(preds_and_batch):
+    """From unit gains the loss is the raw terms; the items stay Ultralytics' (hyp-scaled), comparable to fixed's."""
     model, preds, batch = preds_and_batch
-    _, stock = v8DetectionLoss(model)(preds, batch)
+    stock_loss, stock = v8DetectionLoss(model)(preds, batch)
     model.args.weighting, model.args.gains = "alwa2", "unit"
-    _, items = ALWADetectionLoss(model)(preds, batch)
+    loss, items = ALWADetectionLoss(model)(preds, batch)
     h = model.args
-    for k, gain in (("box_loss", h.box), ("cls_loss", h.cls), ("dfl_loss", h.dfl)):
-        torch.testing.assert_close(items[k] * gain, stock[k], rtol=1e-6, atol=1e-7)
+    for k in ("box_loss", "cls_loss", "dfl_loss"):
+        torch.testing.assert_close(items[k], stock[k], rtol=1e-6, atol=1e-7)
+    gains = torch.tensor([h.box, h.cls, h.dfl])
+    torch.testing.assert_close(loss.detach(), stock_loss.detach() / gains, rtol=1e-6, atol=1e-6)
     model.args.gains = "auto"
 
 
@@ -73,7 +76,8 @@ def test_loss_is_weighted_groups_times_batch_size(preds_and_batch):
     crit.weighting.set_weights(0.2, 1.0)
     preds = model(batch["img"])
     loss, items = crit(preds, batch)
-    expected = 2 * (items["box_loss"] + items["dfl_loss"] + 0.2 * items["cls_loss"])
+    h = model.args  # alwa2 adapts from unit gains: the loss is on raw terms, the items on Ultralytics' gains
+    expected = 2 * (items["box_loss"] / h.box + items["dfl_loss"] / h.dfl + 0.2 * items["cls_loss"] / h.cls)
     torch.testing.assert_close(loss.sum().detach(), expected)
 
     # gradient check on the class logits: the cls term's gradient is scaled by w_cls exactly
@@ -209,7 +213,8 @@ def test_end_to_end_weights_both_branches_after_the_mix(e2e):
     one = crit.one2one.terms(preds["one2one"], batch)[0]
     w = torch.tensor([1.0, 0.25, 1.0])
     torch.testing.assert_close(loss, 2 * (crit.o2m * many * w + crit.o2o * one * w))
-    torch.testing.assert_close(torch.stack(list(items.values())), one)  # items: the one-to-one branch, as stock
+    h = model.args  # items: the one-to-one branch on Ultralytics' gains, as stock reports them
+    torch.testing.assert_close(torch.stack(list(items.values())), one * torch.tensor([h.box, h.cls, h.dfl]))
     model.args.weighting = "fixed"
 
 
@@ -238,7 +243,9 @@ def test_segmentation_fixed_equals_stock_and_mask_term_is_localisation():
     assert crit.weighting.groups == ("reg", "reg", "cls", "reg", "reg")
     crit.weighting.set_weights(0.5, 1.0)
     loss, items = crit(preds, batch)
-    expected = 2 * torch.stack(list(items.values())) * torch.tensor([1.0, 1.0, 0.5, 1.0, 1.0])
+    h = model.args  # unit base gains; items on Ultralytics' gains (seg and sem terms on the box gain)
+    gains = torch.tensor([h.box, h.box, h.cls, h.dfl, h.box])
+    expected = 2 * torch.stack(list(items.values())) / gains * torch.tensor([1.0, 1.0, 0.5, 1.0, 1.0])
     torch.testing.assert_close(loss.detach(), expected, rtol=1e-6, atol=1e-6)
     assert items["seg_loss"] > 0
 

@@ -171,7 +171,7 @@ class AnchorDetectionLoss(WeightedCriterion):
         if self.class_weights is not None:
             self.class_weights = self.class_weights.to(self.device).view(1, -1)
         self.loss_names = LOSS_NAMES
-        self.setup_weighting(options, anchor_gains(args, options), LOSS_NAMES, self.device)
+        self.setup_weighting(options, anchor_gains(args, options), LOSS_NAMES, self.device, args, YOLOV5_GAINS)
 
     def __call__(
         self, preds: list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]], batch: dict[str, torch.Tensor]
@@ -215,7 +215,7 @@ class AnchorDetectionLoss(WeightedCriterion):
             lobj = lobj + F.binary_cross_entropy_with_logits(p[..., 4].float(), tobj) * self.balance[i]
 
         terms = torch.stack((lbox * self.gains["box"], lobj * self.gains["obj"], lcls * self.gains["cls"]))
-        return self.combine(terms, bs), dict(zip(LOSS_NAMES, terms.detach()))
+        return self.combine(terms, bs), self.report(dict(zip(LOSS_NAMES, terms.detach())))
 
     def objectness_target(self, per_box: torch.Tensor, pbox: torch.Tensor, tbox: torch.Tensor) -> torch.Tensor:
         """Detached objectness targets of the positives: the IoU (clamped at 0) of the prediction.

@@ -11,13 +11,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alwa_yolo.cli import run_cli
+from alwa_yolo.cli import Parser, run_cli
 from alwa_yolo.data.voc import IMAGE_SETS
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``voc`` and ``coco`` sub-commands and their options."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m alwa_yolo.data",
         description="Convert local VOC / COCO annotations to the Ultralytics YOLO layout used by data/VOC.yaml and "
         "data/coco.yaml. Nothing is downloaded.",

@@ -73,6 +73,12 @@ def _check_image(img: object, path: Path) -> None:
         raise ConversionError(f"{path}: image record {str(img)[:80]} needs 'id', 'file_name', 'width' and 'height'.")
     if not _is_int(img["id"]) or not all(_is_number(img[k]) and img[k] > 0 for k in ("width", "height")):
         raise ConversionError(f"{path}: image {img['id']!r} needs an integer id and positive width and height.")
+    name = img["file_name"]
+    if not isinstance(name, str) or not name.strip() or Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ConversionError(
+            f"{path}: image {img['id']!r} has file_name {name!r}; it must be the image's file name relative to the "
+            "images folder, e.g. '000000000139.jpg'."
+        )
 
 
 def _check_annotation(ann: object, path: Path, image_ids: set[int], valid_categories: set[int] | None) -> None:
@@ -215,10 +221,15 @@ def convert_coco(src: str | os.PathLike, dst: str | os.PathLike, cls91to80: bool
     Raises:
         InputNotFoundError: ``src`` missing or without instances JSON.
         ConversionError: malformed JSON (nothing is written then).
+        UserError: ``dst`` cannot be written (checked before anything is read).
     """
+    from alwa_yolo.cli import check_writable
+
     src, dst = Path(src), Path(dst)
+    check_writable(dst, "--dst")
     jsons = find_instance_jsons(src)
     datasets = {split_name(p): (p, load_instances(p, cls91to80)) for p in jsons}  # validate all before writing
+    created = not dst.exists()
     dst.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".coco-convert-", dir=dst))  # same filesystem: the final move is a rename
     try:
@@ -228,6 +239,10 @@ def convert_coco(src: str | os.PathLike, dst: str | os.PathLike, cls91to80: bool
             _place(path, ann_dir / f"{SPLIT_PREFIX}{split}.json")
         _run_ultralytics(ann_dir, out_dir, cls91to80)
         splits = {split: _finish_split(split, data, out_dir, dst, cls91to80) for split, (_, data) in datasets.items()}
+    except BaseException:
+        if created:  # a failure leaves no half-made dataset folder behind
+            shutil.rmtree(dst, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     totals = {

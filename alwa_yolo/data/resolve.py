@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,11 @@ def load_data_yaml(file: Path) -> dict[str, Any]:
     """Read a dataset yaml, turning every way it can be broken into a :class:`UserError`."""
     try:
         text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(
+            f"dataset yaml '{file}' is not a text file (not UTF-8: binary data, an image or an archive?). Pass a "
+            "dataset yaml; data/shapes.yaml is a working example."
+        ) from None
     except OSError as e:
         raise UserError(
             f"cannot read dataset yaml '{file}': {e.strerror}. Check the path and its permissions."
@@ -55,7 +62,56 @@ def load_data_yaml(file: Path) -> dict[str, Any]:
             f"dataset yaml '{file}' has no {', '.join(repr(k) for k in missing)} key: a dataset yaml needs 'train' "
             "and 'val' image folders (or list files) and the class 'names'. See data/shapes.yaml for the layout."
         )
+    check_fields(data, file)
     return data
+
+
+def check_fields(data: dict[str, Any], file: Path) -> None:
+    """The checks Ultralytics' ``check_det_dataset`` makes of a dataset yaml's keys, made before anything starts.
+
+    Ultralytics makes them only once the trainer has created its run folder, so a ``names:`` typo would leave an
+    empty run behind; its own type table and class-name check are used, so the two cannot disagree.
+
+    Raises:
+        UserError: naming the key, the bad value and the form expected.
+    """
+    from ultralytics.data.utils import DATASET_KEY_TYPES
+    from ultralytics.nn.autobackend import check_class_names
+
+    for key, types in DATASET_KEY_TYPES.items():
+        if data.get(key) is not None and not isinstance(data[key], types):
+            words = {"str": "a string", "list": "a list", "dict": "a mapping"}
+            expected = " or ".join(words.get(t.__name__, t.__name__) for t in types)
+            hint = " of class names, e.g. names: [cat, dog] or names: {0: cat, 1: dog}" if key == "names" else ""
+            raise UserError(
+                f"dataset yaml '{file}': '{key}: {data[key]!r}' must be {expected}{hint}, not "
+                f"{type(data[key]).__name__}."
+            )
+    nc = data.get("nc")
+    if "nc" in data:
+        try:  # Ultralytics accepts integer-like values ('10', 10.0)
+            count = float(nc)
+            ok = count == int(count) and count > 0 and not isinstance(nc, bool)
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise UserError(f"dataset yaml '{file}': 'nc: {nc!r}' must be the number of classes, a positive integer.")
+        nc = int(count)
+    names = data.get("names")
+    if names is not None and nc is not None and len(names) != nc:
+        raise UserError(
+            f"dataset yaml '{file}': 'names' lists {len(names)} classes but 'nc: {nc}' says {nc}. Make them agree "
+            "(or drop 'nc': it is taken from 'names')."
+        )
+    if names is not None:
+        try:
+            check_class_names(names)
+        except (KeyError, ValueError, TypeError) as e:
+            reason = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            raise UserError(
+                f"dataset yaml '{file}': bad 'names: {names!r}' ({reason}). Class ids must run 0..n-1, e.g. "
+                "names: {0: cat, 1: dog}."
+            ) from None
 
 
 def dataset_root(data: dict[str, Any], file: Path) -> Path:
@@ -87,6 +143,11 @@ def check_image_paths(data: dict[str, Any], file: Path) -> None:
 
 def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     """Generate the set a ``generate:`` block describes (once, cached by its parameters) and return its yaml."""
+    if not isinstance(data["generate"], dict):
+        raise UserError(
+            f"dataset yaml '{file}': 'generate: {data['generate']!r}' must be a mapping of generator settings, e.g. "
+            "generate: {kind: shapes, classes: 4, train: 256, val: 64} (see data/shapes.yaml)."
+        )
     spec = dict(data["generate"])
     kind = spec.pop("kind", "shapes")
     if kind != "shapes":
@@ -95,8 +156,22 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
         cfg = ShapesConfig(**spec)
     except (TypeError, ValueError) as e:
         raise UserError(f"dataset yaml '{file}': bad 'generate:' block: {e}.") from None
+    given = data.get("names") if data.get("names") is not None else data.get("nc")
+    count = len(given) if isinstance(given, (list, dict)) else given
+    if count is not None and count != cfg.classes:
+        raise UserError(
+            f"dataset yaml '{file}': 'generate:' draws {cfg.classes} classes but 'names' / 'nc' give {count}. Make "
+            "them agree: labels of a class without a name are dropped by Ultralytics."
+        )
     digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
     root = cache_dir() / f"{data.get('path') or file.stem}-{digest}"
+    if not (root / "data.yaml").exists():
+        from ..cli import check_writable
+
+        try:
+            check_writable(cache_dir(), "the demo-set cache folder ($ALWA_YOLO_CACHE, else ~/.cache/alwa_yolo)")
+        except UserError as e:
+            raise UserError(f"{e} Set ALWA_YOLO_CACHE to a writable folder to generate '{file}' there.") from None
     if not root.exists():
         from ultralytics.utils import LOGGER
 
@@ -112,17 +187,11 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     return out
 
 
-def resolve_data(data: str | Path) -> Path | str:
-    """Check ``--data`` and return the yaml path to hand to Ultralytics.
-
-    Args:
-        data: path to a dataset yaml, or the name of a dataset yaml bundled with Ultralytics.
-
-    Returns:
-        (Path | str): the yaml to train or validate on (for a generated set, the resolved copy in the cache).
+def locate_data(data: str | Path) -> Path:
+    """The dataset yaml ``--data`` names: the file, or a yaml bundled with Ultralytics (``coco8.yaml``).
 
     Raises:
-        UserError: the yaml is missing, malformed, or points at folders that do not exist.
+        UserError: nothing by that name exists.
     """
     if not data:
         raise UserError("no dataset given: pass --data with a dataset yaml, e.g. --data data/shapes.yaml")
@@ -139,13 +208,47 @@ def resolve_data(data: str | Path) -> Path | str:
                 "the built-in demo set is data/shapes.yaml."
             )
         file = Path(bundled)
+    if file.is_dir():
+        raise UserError(f"--data '{data}' is a folder. Pass the dataset's yaml file, e.g. --data data/shapes.yaml.")
+    return file
+
+
+def resolve_data(data: str | Path) -> Path | str:
+    """Check ``--data`` and return the yaml path to hand to Ultralytics.
+
+    Args:
+        data: path to a dataset yaml, or the name of a dataset yaml bundled with Ultralytics.
+
+    Returns:
+        (Path | str): the yaml to train or validate on (for a generated set, the resolved copy in the cache).
+
+    Raises:
+        UserError: the yaml is missing, malformed, or points at folders that do not exist.
+    """
+    file = locate_data(data)
     data_dict = load_data_yaml(file)
     if data_dict.get("generate"):
         return generated_yaml(data_dict, file)
-    if "download" in data_dict and not os.environ.get("YOLO_OFFLINE"):
-        return str(file)  # an Ultralytics yaml that knows how to fetch its images: let it
+    if "download" in data_dict:
+        try:
+            check_image_paths(data_dict, file)
+        except UserError as e:
+            if not _offline():
+                return str(file)  # an Ultralytics yaml that knows how to fetch its images: let it
+            raise UserError(
+                f"{e} The yaml has a 'download:' recipe, but downloads are off (YOLO_OFFLINE is set, or this machine "
+                "is offline): fetch the dataset yourself and point 'path:' at it."
+            ) from None
+        return file
     check_image_paths(data_dict, file)
     return file
+
+
+def _offline() -> bool:
+    """Whether a download cannot happen: ``YOLO_OFFLINE`` is set, or no DNS answers (Ultralytics' own test)."""
+    from ultralytics.utils import is_online
+
+    return not is_online()
 
 
 def check_dataset_task(data: str | Path, task: str, model: str) -> None:
@@ -155,7 +258,8 @@ def check_dataset_task(data: str | Path, task: str, model: str) -> None:
     model on polygon labels silently as boxes; both are almost always the wrong file passed, so both are errors.
 
     Args:
-        data: the resolved dataset yaml.
+        data: the dataset yaml, resolved or not (a ``generate:`` block is read before the set is generated, so a
+            mismatch leaves nothing in the cache).
         task: the model's task, ``"detect"`` or ``"segment"``.
         model: the model file, named in the message.
 
@@ -164,11 +268,15 @@ def check_dataset_task(data: str | Path, task: str, model: str) -> None:
     """
     from .labels import label_files_for, label_task
 
-    file = Path(data)
+    file = locate_data(data)
     spec = load_data_yaml(file)
-    root = dataset_root(spec, file)
-    entries = spec["train"] if isinstance(spec["train"], list) else [spec["train"]]
-    found = label_task(f for entry in entries for f in label_files_for(root / str(entry)))
+    if isinstance(spec.get("generate"), dict):  # not generated yet: the block says which labels it will write
+        found = spec["generate"].get("task", "detect")
+        found = found if found in ("detect", "segment") else None  # a bad value is reported by resolve_data
+    else:
+        root = dataset_root(spec, file)
+        entries = spec["train"] if isinstance(spec["train"], list) else [spec["train"]]
+        found = label_task(f for entry in entries for f in label_files_for(root / str(entry)))
     if found is None or found == task:
         return
     if task == "segment":
@@ -181,3 +289,131 @@ def check_dataset_task(data: str | Path, task: str, model: str) -> None:
         f"'{model}' is a detection model but the dataset '{data}' has polygon (segmentation) labels. Train a "
         "segmentation model on it (e.g. --weights yolov8n-seg.yaml), or use a dataset with box labels."
     )
+
+
+def image_files(images: Path) -> list[str]:
+    """The images Ultralytics reads for one ``train:`` / ``val:`` entry: image files anywhere below a folder, or
+    the lines of an image-list ``.txt`` (``./`` relative to the list), as ``BaseDataset.get_img_files`` finds them."""
+    import glob
+
+    from ultralytics.data.utils import IMG_FORMATS
+
+    if images.is_dir():
+        files = glob.glob(str(Path(glob.escape(str(images))) / "**" / "*.*"), recursive=True)
+    elif images.is_file():
+        try:
+            lines = images.read_text(encoding="utf-8-sig").strip().splitlines()
+        except (OSError, UnicodeDecodeError):
+            return []
+        parent = str(images.parent) + os.sep
+        files = [x.replace("./", parent, 1) if x.startswith("./") else x for x in lines]
+    else:
+        return []
+    return sorted(x.replace("/", os.sep) for x in files if x.rpartition(".")[-1].lower() in IMG_FORMATS)
+
+
+@contextmanager
+def _read_only_image_check() -> Iterator[None]:
+    """Make Ultralytics' per-image check read-only while it runs here.
+
+    ``check_image`` rewrites a JPEG that lacks its end marker ("corrupt JPEG restored and saved"), and Ultralytics'
+    ``Image.open`` installs the HEIF plugin with pip when Pillow cannot identify a file; a check that promises to
+    write nothing does neither: a truncated JPEG is taken as readable (training repairs it as before), a HEIF file
+    is left to Ultralytics, and any other file Pillow cannot identify is not an image.
+    """
+    import ultralytics.data.utils as data_utils
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    original = data_utils.check_image
+    image_open = getattr(patches, "_image_open", Image.open)  # Pillow's own, without the plugin install
+
+    def check_image(im_file: str) -> tuple[str, tuple[int, int]]:
+        if Path(im_file).suffix.lower() in {".heic", ".heif"}:
+            return "", (10, 10)
+        try:
+            im = image_open(im_file)
+        except Image.UnidentifiedImageError:
+            raise ValueError("not an image Pillow can read") from None
+        with im:
+            im.verify()
+            width, height = data_utils.exif_size(im)
+            fmt = (im.format or "").lower()
+        assert height > 9 and width > 9, f"image size {(height, width)} <10 pixels"
+        assert fmt in data_utils.IMG_FORMATS | {"jpeg2000"}, f"invalid image format {fmt}"
+        return "", (height, width)
+
+    data_utils.check_image = check_image
+    try:
+        yield
+    finally:
+        data_utils.check_image = original
+
+
+def check_dataset_usable(
+    data: str | Path,
+    splits: Sequence[str] = ("train", "val"),
+    need_labels: Sequence[str] = (),
+    single_cls: bool = False,
+) -> None:
+    """Refuse a split that Ultralytics would refuse only after creating the run folder: no images, or not one
+    image that is readable and (where labels are needed) has a valid label file.
+
+    Each image is checked with Ultralytics' own ``verify_image_label`` (read-only here), in order, until the first
+    usable one, so a good dataset costs one image; only a broken one is read in full. Broken files among good
+    ones are left to Ultralytics, which skips each with a warning naming it.
+
+    Args:
+        data: the resolved dataset yaml.
+        splits: the splits that will be read (``train`` and ``val`` for training, one split for validation).
+        need_labels: the splits that need at least one label file (training's; a ``--save-json`` run may
+            predict on an unlabelled split).
+        single_cls: Ultralytics' ``single_cls``: any class id is then valid.
+
+    Raises:
+        UserError: naming the split, its folder, how many images were looked at and the first problem found.
+    """
+    from ultralytics.data.utils import img2label_paths, verify_image_label
+
+    file = Path(data)
+    spec = load_data_yaml(file)
+    root = dataset_root(spec, file)
+    names = spec.get("names")
+    nc = len(names) if names is not None else int(float(spec["nc"]))
+    for split in splits:
+        if not spec.get(split):
+            raise UserError(f"dataset yaml '{file}' has no '{split}:' split. Add one, or use another split.")
+        entries = spec[split] if isinstance(spec[split], list) else [spec[split]]
+        where = f"'{split}: {spec[split]}' in '{file}'"
+        images = [im for entry in entries for im in image_files((root / str(entry)).resolve())]
+        if not images:
+            folders = ", ".join(f"'{(root / str(e)).resolve()}'" for e in entries)
+            raise UserError(
+                f"dataset images not found: {where} resolves to {folders}, which holds no image files. Put the "
+                "images there (jpg, png, ...), or point the yaml at the folder that has them."
+            )
+        corrupt, unlabelled, first = 0, 0, ""
+        with _read_only_image_check():
+            for im, lb in zip(images, img2label_paths(images)):
+                if split in need_labels and not os.path.isfile(lb):  # no need to read the image
+                    unlabelled += 1
+                    continue
+                *_, bad, msg = verify_image_label((im, lb, "", False, nc, 0, 0, single_cls))
+                if not bad:
+                    break
+                corrupt += 1
+                first = first or msg
+            else:
+                example = img2label_paths(images[:1])[0]
+                if not corrupt:
+                    raise UserError(
+                        f"no label files for the {len(images)} images of {where}: Ultralytics looks for each "
+                        f"image's labels at the same path under 'labels/' with a .txt suffix (e.g. '{example}'). "
+                        "Convert or copy the labels there (python -m alwa_yolo.data voc|coco converts VOC and COCO)."
+                    )
+                also = f", and {unlabelled} have no label file (e.g. '{example}')" if unlabelled else ""
+                raise UserError(
+                    f"no usable image in {where}: {corrupt} of {len(images)} images are unreadable or have invalid "
+                    f"labels{also}. The first: {' '.join(first.split())}. Fix or replace the files (Ultralytics skips "
+                    "bad images with a warning, but needs at least one good image with its label)."
+                )

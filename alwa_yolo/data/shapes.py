@@ -64,6 +64,17 @@ class ShapesConfig:
     names: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self):
+        # counts first: a negative or zero count would otherwise be written to the cache as an empty, unusable set
+        for name, low in (("classes", 1), ("train", 1), ("val", 1), ("imgsz", 32), ("max_objects", 1), ("clutter", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"shapes: {name} must be an integer of at least {low}, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"shapes: seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("min_size", "max_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"shapes: {name} must be a number, got {value!r}")
         if not 1 <= self.classes <= len(SHAPES):
             raise ValueError(f"shapes: classes must be 1..{len(SHAPES)}, got {self.classes}")
         if not 0 < self.min_size <= self.max_size < 1:

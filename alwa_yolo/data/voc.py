@@ -7,7 +7,9 @@ one of the conversion script embedded in Ultralytics' ``VOC.yaml`` (VOC corners 
 Ultralytics rejects a whole image's labels when one coordinate lies past 1.01.
 
 Unlike that script, this converter never moves or downloads anything: images are hard-linked (copied when a link
-is impossible) so the VOCdevkit stays intact, and every failure names the file at fault.
+is impossible) so the VOCdevkit stays intact, and every failure names the file at fault. Every annotation is read
+and checked before anything is written, and the output is staged in a temporary folder and moved into place at the
+end, so a failed conversion leaves ``DST`` as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -113,7 +116,12 @@ def resolve_classes(classes: str | os.PathLike | Sequence[str] | None) -> list[s
     if isinstance(classes, (str, os.PathLike)):
         path = Path(classes)
         if path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines()
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except UnicodeDecodeError:
+                raise ConversionError(
+                    f"class list file {path} is not a text file (not UTF-8); give one class name per line."
+                ) from None
             names = [ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith("#")]
         else:
             names = [n.strip() for n in str(classes).split(",") if n.strip()]
@@ -153,8 +161,19 @@ def find_year_dirs(src: Path) -> list[tuple[str, Path]]:
 
 
 def read_image_ids(list_file: Path) -> list[str]:
-    """Read an ``ImageSets/Main`` list: the first token of each non-empty line is an image id."""
-    return [line.split()[0] for line in list_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Read an ``ImageSets/Main`` list: the first token of each non-empty line is an image id.
+
+    Raises:
+        ConversionError: the list is not text (a binary or corrupted file in place of the list).
+    """
+    try:
+        text = list_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConversionError(
+            f"{list_file}: not a text file (byte {e.start} is not UTF-8), so not an image-set list of one image id "
+            "per line. Restore it from the VOC archive."
+        ) from None
+    return [line.split()[0] for line in text.splitlines() if line.strip()]
 
 
 def _text(node: ET.Element | None, tag: str) -> str | None:
@@ -335,22 +354,28 @@ def _label_lines(
     return lines
 
 
-def _convert_split(
+@dataclass(frozen=True)
+class _Item:
+    """One converted image: where its image and label go (``<split><year>/<id>``) and the label lines."""
+
+    folder: str
+    image_id: str
+    image: Path
+    lines: tuple[str, ...]
+
+
+def _plan_split(
     voc_dir: Path,
     split: str,
     year: str,
     ids: list[str],
-    dst: Path,
     class_index: dict[str, int],
     keep_difficult: bool,
     skip_unknown: bool,
     counts: _Counts,
-) -> None:
-    """Convert one ``ImageSets/Main/<split>.txt`` into ``dst/images/<split><year>`` and ``dst/labels/...``."""
-    name = f"{split}{year}"
-    images_out, labels_out = dst / "images" / name, dst / "labels" / name
-    images_out.mkdir(parents=True, exist_ok=True)
-    labels_out.mkdir(parents=True, exist_ok=True)
+) -> list[_Item]:
+    """Read and convert one ``ImageSets/Main/<split>.txt`` in memory (nothing is written), updating the counts."""
+    items = []
     for image_id in ids:
         xml_path = voc_dir / "Annotations" / f"{image_id}.xml"
         if not xml_path.is_file():
@@ -361,12 +386,45 @@ def _convert_split(
             width, height = image_size(image)
             ann = VOCAnnotation(ann.filename, width, height, ann.objects)
         lines = _label_lines(ann, xml_path, class_index, keep_difficult, skip_unknown, counts)
-        link_or_copy(image, images_out / f"{image_id}{image.suffix}")
-        (labels_out / f"{image_id}.txt").write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+        items.append(_Item(f"{split}{year}", image_id, image, tuple(lines)))
         counts.images += 1
         counts.objects += len(lines)
         counts.empty_images += not lines
-    counts.splits[name] = len(ids)
+    counts.splits[f"{split}{year}"] = len(ids)
+    return items
+
+
+def _write(items: list[_Item], folders: list[str], dst: Path) -> None:
+    """Write the converted images and labels into ``dst``, staged in a temporary folder inside it and moved into
+    place at the end; files of the same name are replaced, other files are kept. On any failure, what this call
+    created is removed and ``dst`` is left as it was (apart from files already replaced, if the failure is in the
+    final moves)."""
+    if not folders:
+        return
+    made = [dst, dst / "images", dst / "labels", *(dst / kind / f for kind in ("images", "labels") for f in folders)]
+    new = [p for p in made if not p.exists()]  # what a failure removes again
+    dst.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".voc-convert-", dir=dst))  # same filesystem: the moves are renames
+    try:
+        for folder in folders:
+            (staging / "images" / folder).mkdir(parents=True)
+            (staging / "labels" / folder).mkdir(parents=True)
+        for item in items:
+            link_or_copy(item.image, staging / "images" / item.folder / f"{item.image_id}{item.image.suffix}")
+            label = staging / "labels" / item.folder / f"{item.image_id}.txt"
+            label.write_text("".join(f"{ln}\n" for ln in item.lines), encoding="utf-8")
+        for kind in ("images", "labels"):
+            for folder in folders:
+                final = dst / kind / folder
+                final.mkdir(parents=True, exist_ok=True)
+                for file in (staging / kind / folder).iterdir():
+                    os.replace(file, final / file.name)
+    except BaseException:
+        for path in sorted(new, key=lambda p: len(p.parts)):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def convert_voc(
@@ -402,8 +460,12 @@ def convert_voc(
     Raises:
         InputNotFoundError: missing ``src``, annotation or image.
         ConversionError: malformed input, unknown class, or no image list found.
+        UserError: ``dst`` cannot be written (checked before anything is read).
     """
+    from alwa_yolo.cli import check_writable
+
     src, dst = Path(src), Path(dst)
+    check_writable(dst, "--dst")
     names = resolve_classes(classes)
     class_index = {n: i for i, n in enumerate(names)}
     counts = _Counts(per_class=dict.fromkeys(names, 0))
@@ -418,11 +480,14 @@ def convert_voc(
             f"no ImageSets/Main/{{{','.join(splits)}}}.txt found in the VOC<year> folders of {src}; "
             "the VOCdevkit looks incomplete."
         )
+    items, folders = [], []
     for voc_dir, split, year, ids in jobs:
         if ids and not any((voc_dir / "Annotations" / f"{i}.xml").is_file() for i in ids):
             counts.skipped_splits.append(f"{split}{year}")
             continue
-        _convert_split(voc_dir, split, year, ids, dst, class_index, keep_difficult, skip_unknown, counts)
+        items += _plan_split(voc_dir, split, year, ids, class_index, keep_difficult, skip_unknown, counts)
+        folders.append(f"{split}{year}")
+    _write(items, folders, dst)
     skipped = counts.skipped_difficult + counts.skipped_unknown + counts.skipped_degenerate
     return {
         "images": counts.images,

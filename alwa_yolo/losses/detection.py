@@ -10,8 +10,9 @@ attributes that class already reads rather than by re-implementing it:
 The end-to-end criterion uses :class:`GainedDetectionLoss` for each of its two branches, and the segmentation
 criteria share the two changes through :class:`BaseGains`.
 
-The loss items it reports (``box_loss``, ``cls_loss``, ``dfl_loss``) are the gain-scaled terms *before* the
-adaptive weights, exactly what stock Ultralytics reports for the same base gains; the weights are logged separately.
+The loss items it reports (``box_loss``, ``cls_loss``, ``dfl_loss``) are the terms on Ultralytics' gains *before*
+the adaptive weights, exactly what stock Ultralytics reports (see ``WeightedCriterion.report``); the weights are logged
+separately.
 """
 
 from __future__ import annotations
@@ -104,9 +105,9 @@ class ALWADetectionLoss(WeightedCriterion, GainedDetectionLoss):
 
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
-        self.setup_weighting(self.options, self.gains, self.loss_names, self.device)
+        self.setup_weighting(self.options, self.gains, self.loss_names, self.device, model.args)
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """Weighted terms times batch size (summed by the trainer) and the gain-scaled, unweighted loss items."""
+        """Weighted terms times batch size (summed by the trainer) and the unweighted loss items."""
         terms, items = self.terms(preds, batch)
-        return self.combine(terms, preds["boxes"].shape[0]), items
+        return self.combine(terms, preds["boxes"].shape[0]), self.report(items)

@@ -33,15 +33,15 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
         E2ELoss.__init__(self, model, loss_fn)
         branch = self.one2one
         self.loss_names = branch.loss_names
-        self.setup_weighting(branch.options, branch.gains, 2 * tuple(branch.loss_names), branch.device)
+        self.setup_weighting(branch.options, branch.gains, 2 * tuple(branch.loss_names), branch.device, model.args)
 
     def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""
         if self.stock_combination:
-            return E2ELoss.__call__(self, preds, batch)
+            return E2ELoss.__call__(self, preds, batch)  # fixed: bit-identical to stock
         preds = self.one2many.parse_output(preds)
         many, _ = self.one2many.terms(preds["one2many"], batch)
         one, items = self.one2one.terms(preds["one2one"], batch)
         n = many.shape[0]
         weighted = self.combine(torch.cat((many * self.o2m, one * self.o2o)), preds["one2one"]["boxes"].shape[0])
-        return weighted[:n] + weighted[n:], items
+        return weighted[:n] + weighted[n:], self.report(items)

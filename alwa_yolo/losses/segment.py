@@ -41,14 +41,14 @@ class ALWASegmentationLoss(WeightedCriterion, GainedSegmentationLoss):
 
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
-        self.setup_weighting(self.options, self.gains, self.loss_names, self.device)
+        self.setup_weighting(self.options, self.gains, self.loss_names, self.device, model.args)
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Weighted terms times batch size, and the stock (gain-scaled, unweighted) loss items."""
         if self.stock_combination:
             return super().loss(preds, batch)
         terms, items = self.terms(preds, batch)
-        return self.combine(terms, preds["boxes"].shape[0]), items
+        return self.combine(terms, preds["boxes"].shape[0]), self.report(items)
 
 
 class ALWASegmentLoss26(ALWASegmentationLoss, SegmentLoss26):

@@ -77,8 +77,9 @@ class WeightedCriterion:
     """Mixin for criteria whose gain-scaled terms are combined by a weighting strategy.
 
     A criterion resolves its options once (:func:`~alwa_yolo.options.resolve_options`) and its base gains
-    (:func:`base_gains`), calls :meth:`setup_weighting` in its constructor and :meth:`combine` on every loss; validation
-    (run under ``torch.inference_mode``) is weighted with the current weights but never observed by the strategy.
+    (:func:`base_gains`), calls :meth:`setup_weighting` in its constructor, :meth:`combine` on every loss and
+    :meth:`report` on the items it returns; validation (run under ``torch.inference_mode``) is weighted with the
+    current weights but never observed by the strategy.
 
     Attributes:
         options: the resolved alwa-yolo options, read once.
@@ -91,10 +92,23 @@ class WeightedCriterion:
     weighting: LossWeighting
 
     def setup_weighting(
-        self, options: dict[str, Any], gains: dict[str, float], names: Sequence[str], device: torch.device
+        self,
+        options: dict[str, Any],
+        gains: dict[str, float],
+        names: Sequence[str],
+        device: torch.device,
+        args: Any = None,
+        head_defaults: dict[str, float] | None = None,
     ) -> None:
-        """Build the strategy for terms ``names`` from the resolved options and base gains (read once)."""
+        """Build the strategy for terms ``names`` from the resolved options and base gains (read once).
+
+        ``args`` and ``head_defaults`` give the gains the loss items are reported on (:meth:`report`).
+        """
         self.options, self.gains = options, gains
+        hyp = base_gains({**options, "gains": "hyp"}, args or {}, sorted(gains), head_defaults) if args else gains
+        self._report_factors = {n: hyp[TERM_GAINS[n]] / gains[TERM_GAINS[n]] for n in names}
+        if all(f == 1.0 for f in self._report_factors.values()):
+            self._report_factors = {}
         self.weighting = build_weighting(
             options["weighting"],
             [TERM_GROUPS[n] for n in names],
@@ -111,3 +125,14 @@ class WeightedCriterion:
     def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates)."""
         return self.weighting(terms, training=torch.is_grad_enabled()) * batch_size
+
+    def report(self, items: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The loss items on Ultralytics' gains (the hyp values, or the head's own), whatever the base gains.
+
+        So ``box_loss`` / ``cls_loss`` / ``dfl_loss`` in the progress bar and ``results.csv`` are the numbers stock
+        Ultralytics reports for the same model and batch, and comparable between strategies: a strategy that adapts
+        from unit gains still logs ``7.5 * L_box``. With ``fixed`` (base gains = hyp) nothing is multiplied.
+        """
+        if not self._report_factors:
+            return items
+        return {k: v * self._report_factors.get(k, 1.0) for k, v in items.items()}

@@ -139,10 +139,15 @@ class LossWeighting:
         return terms * self.term_weights(terms)
 
     def term_weights(self, terms: torch.Tensor) -> torch.Tensor:
-        """Per-term weights as a tensor on the terms' device (rebuilt only when the weights change)."""
+        """Per-term weights as a tensor on the terms' device (rebuilt only when the weights change).
+
+        Built from the cached group matrix and the weights as Python scalars, so the iteration after an update copies
+        nothing from the host (``torch.tensor(..., device=cuda)`` is a blocking copy, a sync on a GPU).
+        """
         tw = self._term_weights
         if tw is None or tw.device != terms.device or tw.dtype != terms.dtype:
-            tw = torch.tensor([self.w[g] for g in self.groups], device=terms.device, dtype=terms.dtype)
+            mask = self.group_matrix(terms)
+            tw = mask[0] * self.w[GROUPS[0]] + mask[1] * self.w[GROUPS[1]]
             self._term_weights = tw
         return tw
 
@@ -155,8 +160,12 @@ class LossWeighting:
         return mask.to(like.dtype)
 
     def group_sums(self, terms: torch.Tensor) -> torch.Tensor:
-        """(2,) sums of the terms of each group, cls first; a matrix product, so no host sync."""
-        return self.group_matrix(terms) @ terms
+        """(2,) sums of the terms of each group, cls first; device ops, so no host sync.
+
+        A product and a sum rather than a matrix product: the trainer calls the strategy inside ``autocast``, which
+        would run a matmul in half precision and round the sums the windows read (bf16 keeps 8 bits).
+        """
+        return (self.group_matrix(terms) * terms).sum(1)
 
     def parameters(self) -> list[torch.nn.Parameter]:
         """Learnable parameters the optimiser must update (only uncertainty weighting has any)."""

@@ -165,7 +165,8 @@ class CalibratedALWA(LossWeighting):
             self._pooled_window = (self.iteration, self.window.state_dict(pooled=True))
 
     def to(self, device: torch.device | str) -> CalibratedALWA:
-        """Move the calibration and the window to ``device``."""
+        """Move the calibration (with the constants it is computed from) and the window to ``device``."""
+        self._tie, self._gains = self._tie.to(device), self._gains.to(device)
         self.scale = self.scale.to(device)
         self.calibration_sums, self.calibration_counts = (
             self.calibration_sums.to(device),
@@ -194,13 +195,18 @@ class CalibratedALWA(LossWeighting):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore weights, calibration, history and the open window (they move to the device when used)."""
+        """Restore weights, calibration, history and the open window.
+
+        The calibration goes to the strategy's current device (where :meth:`to` put it): the scale is used every
+        iteration, and a CPU copy would be copied to the GPU again each time, a sync per iteration after a resume.
+        """
         from ultralytics.utils import RANK
 
         super().load_state_dict(state)
+        device = self.scale.device
         self.calibrating = bool(state["calibrating"])
-        self.calibration_sums = state["calibration_sums"].clone()
-        self.calibration_counts = state["calibration_counts"].clone()
-        self.scale = state["scale"].clone()
+        self.calibration_sums = state["calibration_sums"].to(device, copy=True)
+        self.calibration_counts = state["calibration_counts"].to(device, copy=True)
+        self.scale = state["scale"].to(device, copy=True)
         world = dist.get_world_size() if distributed() else 1
         self.window.load_state_dict(state["window"], rank=RANK, world=world)

@@ -34,10 +34,14 @@ class UncertaintyWeighting(LossWeighting):
         return [self.log_vars]
 
     def weight(self, terms: torch.Tensor) -> torch.Tensor:
-        """``0.5 exp(-s_g) t_k + 0.5 s_g / n_g`` per term: the sum over terms is the UW loss."""
+        """``0.5 exp(-s_g) t_k + 0.5 s_g / n_g`` per term: the sum over terms is the UW loss.
+
+        Products and sums, not matrix products: under ``autocast`` a matmul runs in half precision, and the
+        log-variances' gradient (loss scale x batch x loss, millions under AMP) would overflow fp16.
+        """
         mask = self.group_matrix(terms)  # (2, n_terms)
-        s = mask.T @ self.log_vars.to(terms.device, terms.dtype)  # each term's group log-variance
-        n = (mask.T @ mask.sum(1)).clamp(min=1)  # terms in each term's group
+        s = (mask * self.log_vars.to(terms.device, terms.dtype)[:, None]).sum(0)  # each term's group log-variance
+        n = (mask * mask.sum(1, keepdim=True)).sum(0).clamp(min=1)  # terms in each term's group
         return 0.5 * torch.exp(-s) * terms + 0.5 * s / n
 
     def epoch_end(self) -> None:
