@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The accuracy benchmarks behind benchmarks/README.md, in the order they were run. Every stage is resumable: rerun
-# this script and finished configurations are skipped. About 3-4 hours on a 2-core CPU machine with --jobs 2.
+# this script and finished configurations are skipped. About 3-4 hours on a 2-core CPU machine with --jobs 2. Runs
+# after the first stage validate at the last epoch only (val=False), which is the epoch every table reports.
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness families segterms tune; default: all, in that order
 set -euo pipefail
@@ -19,29 +20,29 @@ for stage in $stages; do
     ;;
   pretrain)  # the checkpoint users would download: YOLOv8n, Ultralytics' gains, 30 epochs on 1024 images of 8 classes
     $PY benchmarks/sweep.py --data data/shapes-pretrain.yaml --epochs 30 --weightings fixed --reg-losses ciou \
-      --seeds 0 --out $R/pretrain
+      --seeds 0 --extra val=False --out $R/pretrain
     ;;
   finetune)  # fine-tune that checkpoint for 10 epochs (160 iterations) on each set, as users fine-tune yolov8n.pt
     ckpt=$R/pretrain/runs/fixed-auto-ciou-s0/weights/best.pt
     $PY benchmarks/sweep.py --data data/shapes.yaml --model $ckpt --epochs 10 --weightings $W --jobs 2 \
-      --out $R/finetune-shapes
+      --extra val=False --out $R/finetune-shapes
     $PY benchmarks/sweep.py --data data/shapes-hard.yaml --model $ckpt --epochs 10 --weightings $W --jobs 2 \
-      --out $R/finetune-hard
+      --extra val=False --out $R/finetune-hard
     ;;
   robustness)  # Ultralytics' cls (then box) gain scaled 1/8 .. 8; every strategy starts from the scaled gains.
     # alwa-cal divides the base gains out (tests/test_weighting_calibrated.py), so it runs at 1/8, 1 and 8 only.
     for key in cls box; do
       $PY benchmarks/sweep.py --data data/shapes.yaml --epochs 10 --weightings fixed --reg-losses ciou l1 \
-        --seeds 0 1 --scale $key=0.125,0.25,0.5,1,2,4,8 --jobs 2 --out $R/robustness-$key
+        --seeds 0 1 --scale $key=0.125,0.25,0.5,1,2,4,8 --jobs 2 --extra val=False --out $R/robustness-$key
       $PY benchmarks/sweep.py --data data/shapes.yaml --epochs 10 --weightings fixed alwa-cal --gains hyp \
-        --reg-losses ciou l1 --seeds 0 1 --scale $key=0.125,1,8 --jobs 2 --out $R/robustness-$key
+        --reg-losses ciou l1 --seeds 0 1 --scale $key=0.125,1,8 --jobs 2 --extra val=False --out $R/robustness-$key
     done
     ;;
   families)  # YOLO26n (end-to-end, no DFL) on the demo set; YOLOv8n-seg on the polygon demo set (mask mAP too)
     $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml --epochs 20 --reg-losses ciou \
-      --weightings fixed alwa2 alwa-cal --jobs 2 --out $R/yolo26n-shapes
+      --weightings fixed alwa2 alwa-cal --jobs 2 --extra val=False --out $R/yolo26n-shapes
     $PY benchmarks/sweep.py --data data/shapes-seg.yaml --model yolov8n-seg.yaml --epochs 20 --reg-losses ciou \
-      --weightings fixed alwa2 alwa-cal --jobs 2 --out $R/seg-shapes
+      --weightings fixed alwa2 alwa-cal --jobs 2 --extra val=False --out $R/seg-shapes
     $PY benchmarks/sweep.py --data data/shapes-seg.yaml --model yolov8n-seg.yaml --epochs 20 --reg-losses ciou \
       --weightings fixed alwa2 alwa-cal --metric mask_mAP50-95 --table-only --out $R/seg-shapes
     ;;

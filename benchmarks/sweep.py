@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import yaml
 from ultralytics.cfg import DEFAULT_CFG_DICT
 
 HERE = Path(__file__).resolve().parent
@@ -68,7 +69,7 @@ def train(c: dict, opt: argparse.Namespace) -> dict | None:
             "device": opt.device, "workers": opt.workers, "project": str(Path(opt.out).resolve() / "runs"),
             "name": run_name(c), "exist_ok": True, "plots": False, "alwa_interval": opt.alwa_interval,
             **{k: v for k, v in c.items() if not k.startswith("_")},
-            **dict(kv.split("=", 1) for kv in opt.extra),
+            **{k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in opt.extra)},
         }  # fmt: skip
         print(f"--> {run_name(c)}", flush=True)
         env = {**os.environ, "ALWA_YOLO_CPU_THREADS": os.environ.get("ALWA_YOLO_CPU_THREADS", str(opt.threads))}
