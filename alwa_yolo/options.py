@@ -159,7 +159,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("epochs", 30, "training epochs", ("--epochs",), int, _number(1, integer=True)),
     Option("device", None, "cpu, 0, 0,1 ...: the first GPU when there is one, else the CPU", ("--device",),
            default_text="auto"),
-    Option("workers", 8, "dataloader workers (on the CPU alwa-yolo uses the cores for torch instead)",
+    Option("workers", 8, "dataloader workers (on the CPU Ultralytics uses 0; alwa-yolo gives every core to torch)",
            ("--workers",), int, _number(0, integer=True)),
     Option("project", "runs/train", "save to project/name (the default is inside the repository)", ("--project",)),
     Option("name", "exp", "save to project/name", ("--name",)),
@@ -170,7 +170,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            ("--hyp",)),
     Option("seed", 0, "global training seed", ("--seed",), int, _number(0, integer=True)),
     # alwa-yolo's own
-    Option("weighting", "alwa2", "loss-weighting strategy: fixed, alwa1, alwa2, alwa2-raw, alwa-cal, uw, dwa "
+    Option("weighting", "alwa-cal", "loss-weighting strategy: alwa-cal, fixed, alwa2, alwa1, alwa2-raw, uw, dwa "
            "(README, 'Weighting strategies')", ("--weighting",), check=_weighting, own=True),
     Option("alwa_interval", 100, "iterations per ALWA window (>= 2)", ("--alwa-interval",), int,
            _number(2, integer=True), own=True),

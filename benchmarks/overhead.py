@@ -1,8 +1,9 @@
 """Per-iteration cost of the ALWA trainer against stock Ultralytics' DetectionTrainer, interleaved in one process.
 
-Both train the same model on the same data; rounds alternate stock / ALWA so machine load drifts hit both alike.
-Each iteration (forward, loss, backward, optimiser step) is timed between ``on_train_batch_start`` and
-``on_train_batch_end``; the first round's iterations are dropped as warm-up.
+All train the same model on the same data with the same torch thread count (Ultralytics'; alwa-yolo's own use of
+every core is measured separately by ``cpu_threads.py``); rounds alternate stock / alwa2 / alwa-cal so machine load
+drifts hit all alike. Each iteration (forward, loss, backward, optimiser step) is timed between
+``on_train_batch_start`` and ``on_train_batch_end``; the first round's iterations are dropped as warm-up.
 
 Usage: python benchmarks/overhead.py --rounds 4 --epochs 2
 """
@@ -10,6 +11,7 @@ Usage: python benchmarks/overhead.py --rounds 4 --epochs 2
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -20,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from timing import attach_iteration_timer
 from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.utils import NUM_THREADS
 
 from alwa_yolo.data.resolve import resolve_data
 from alwa_yolo.trainer import ALWADetectionTrainer
@@ -42,6 +45,7 @@ def main(argv=None) -> None:
     parser.add_argument("--img", type=int, default=128)
     parser.add_argument("--device", default="cpu")
     opt = parser.parse_args(argv)
+    os.environ["ALWA_YOLO_CPU_THREADS"] = str(NUM_THREADS)  # the stock trainer's count: compare the weighting alone
     data = str(resolve_data(opt.data))
     tmp = tempfile.mkdtemp()
     base = dict(
@@ -58,21 +62,20 @@ def main(argv=None) -> None:
         val=False,
         seed=0,
     )
-    samples = {"stock": [], "alwa2": []}
+    configs = (
+        ("stock", DetectionTrainer, {}),
+        ("alwa2", ALWADetectionTrainer, {"weighting": "alwa2"}),
+        ("alwa-cal", ALWADetectionTrainer, {"weighting": "alwa-cal"}),
+    )
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in configs}
     for r in range(opt.rounds):
-        for name, cls, extra in (
-            ("stock", DetectionTrainer, {}),
-            ("alwa2", ALWADetectionTrainer, {"weighting": "alwa2", "gains": "hyp"}),
-        ):
+        for name, cls, extra in configs:
             times = timed_run(cls, {**base, "name": name, **extra})
             if r > 0:
                 samples[name] += times
     med = {k: statistics.median(v) for k, v in samples.items()}
-    ratio = med["alwa2"] / med["stock"]
-    print(
-        f"median s/it: stock {med['stock']:.4f}, alwa2 {med['alwa2']:.4f}; overhead ratio {ratio:.3f} "
-        f"({len(samples['stock'])} iterations each)"
-    )
+    ratios = ", ".join(f"{k} {med[k]:.4f} (x{med[k] / med['stock']:.3f})" for k in med if k != "stock")
+    print(f"median s/it: stock {med['stock']:.4f}, {ratios} ({len(samples['stock'])} iterations each)")
 
 
 if __name__ == "__main__":

@@ -217,6 +217,8 @@ def test_finetune_from_checkpoint_starts_fresh_alwa_state(trained, tiny_yaml, tm
         "64",
         "--batch-size",
         "4",
+        "--weighting",
+        "alwa2",
         "--alwa-interval",
         "5",
         "--project",

@@ -98,3 +98,23 @@ def test_alwa_csv_after_an_interrupted_run_is_the_checkpoint_history(tiny_data, 
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
     assert [u["iteration"] for u in ckpt["alwa_state"]["history"]] == iterations
     assert [int(r["epoch"]) for r in rows] == [1, 1, 2, 2, 3, 3]
+
+
+def test_fixed_trains_bit_identical_to_the_stock_trainer(tiny_data, tmp_path, monkeypatch):
+    """``--weighting fixed`` is stock Ultralytics: same losses every epoch and the same final weights, bit for bit
+    (with Ultralytics' CPU thread count, since the thread count changes float summation order)."""
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.utils import NUM_THREADS
+
+    monkeypatch.setenv("ALWA_YOLO_CPU_THREADS", str(NUM_THREADS))
+    args = dict(model="yolov8n.yaml", data=str(tiny_data), epochs=2, imgsz=64, batch=8, device="cpu", workers=0,
+                project=str(tmp_path), plots=False, val=False, seed=3, deterministic=True)  # fmt: skip
+    stock = DetectionTrainer(overrides={**args, "name": "stock"})
+    stock.train()
+    ours = ALWADetectionTrainer(overrides={**args, "name": "ours", "weighting": "fixed"})
+    ours.train()
+    a, b = read_csv(stock.save_dir / "results.csv"), read_csv(ours.save_dir / "results.csv")
+    for key in ("train/box_loss", "train/cls_loss", "train/dfl_loss", "metrics/mAP50-95(B)"):
+        assert [r[key] for r in a] == [r[key] for r in b], key
+    sa, sb = stock.ema.ema.state_dict(), ours.ema.ema.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

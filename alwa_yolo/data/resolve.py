@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -312,42 +311,27 @@ def image_files(images: Path) -> list[str]:
     return sorted(x.replace("/", os.sep) for x in files if x.rpartition(".")[-1].lower() in IMG_FORMATS)
 
 
-@contextmanager
-def _read_only_image_check() -> Iterator[None]:
-    """Make Ultralytics' per-image check read-only while it runs here.
+def _prescreen(im_file: str) -> str:
+    """What Ultralytics' ``verify_image_label`` would do to an image beyond reading it: ``"ok"`` (nothing),
+    ``"repair"`` (a JPEG without its end marker, which it rewrites: training repairs it, so it counts as usable) or
+    ``"unreadable"`` (Pillow cannot identify it, and Ultralytics would try to pip-install a HEIF plugin).
 
-    ``check_image`` rewrites a JPEG that lacks its end marker ("corrupt JPEG restored and saved"), and Ultralytics'
-    ``Image.open`` installs the HEIF plugin with pip when Pillow cannot identify a file; a check that promises to
-    write nothing does neither: a truncated JPEG is taken as readable (training repairs it as before), a HEIF file
-    is left to Ultralytics, and any other file Pillow cannot identify is not an image.
+    Reading the file here, with Pillow itself, lets the check below call Ultralytics' verifier only on images it
+    neither rewrites nor installs anything for, so the check writes nothing and patches nothing.
     """
-    import ultralytics.data.utils as data_utils
     from PIL import Image
-    from ultralytics.utils import patches
 
-    original = data_utils.check_image
-    image_open = getattr(patches, "_image_open", Image.open)  # Pillow's own, without the plugin install
-
-    def check_image(im_file: str) -> tuple[str, tuple[int, int]]:
-        if Path(im_file).suffix.lower() in {".heic", ".heif"}:
-            return "", (10, 10)
-        try:
-            im = image_open(im_file)
-        except Image.UnidentifiedImageError:
-            raise ValueError("not an image Pillow can read") from None
-        with im:
-            im.verify()
-            width, height = data_utils.exif_size(im)
-            fmt = (im.format or "").lower()
-        assert height > 9 and width > 9, f"image size {(height, width)} <10 pixels"
-        assert fmt in data_utils.IMG_FORMATS | {"jpeg2000"}, f"invalid image format {fmt}"
-        return "", (height, width)
-
-    data_utils.check_image = check_image
     try:
-        yield
-    finally:
-        data_utils.check_image = original
+        tail = b"\xff\xd9"
+        if im_file.lower().endswith((".jpg", ".jpeg")):
+            with open(im_file, "rb") as f:
+                f.seek(-2, os.SEEK_END)
+                tail = f.read()
+        with Image.open(im_file) as im:  # Pillow's own open: identifies the file, decodes nothing
+            im.verify()
+    except Exception:  # any failure to identify or verify: Ultralytics would not load it either
+        return "unreadable"
+    return "ok" if tail == b"\xff\xd9" else "repair"
 
 
 def check_dataset_usable(
@@ -359,7 +343,8 @@ def check_dataset_usable(
     """Refuse a split that Ultralytics would refuse only after creating the run folder: no images, or not one
     image that is readable and (where labels are needed) has a valid label file.
 
-    Each image is checked with Ultralytics' own ``verify_image_label`` (read-only here), in order, until the first
+    Each image is checked with Ultralytics' own ``verify_image_label`` (after :func:`_prescreen`, so it writes
+    nothing), in order, until the first
     usable one, so a good dataset costs one image; only a broken one is read in full. Broken files among good
     ones are left to Ultralytics, which skips each with a warning naming it.
 
@@ -393,27 +378,33 @@ def check_dataset_usable(
                 "images there (jpg, png, ...), or point the yaml at the folder that has them."
             )
         corrupt, unlabelled, first = 0, 0, ""
-        with _read_only_image_check():
-            for im, lb in zip(images, img2label_paths(images)):
-                if split in need_labels and not os.path.isfile(lb):  # no need to read the image
-                    unlabelled += 1
-                    continue
-                *_, bad, msg = verify_image_label((im, lb, "", False, nc, 0, 0, single_cls))
-                if not bad:
-                    break
+        for im, lb in zip(images, img2label_paths(images)):
+            if split in need_labels and not os.path.isfile(lb):  # no need to read the image
+                unlabelled += 1
+                continue
+            screen = _prescreen(im)
+            if screen == "unreadable":
                 corrupt += 1
-                first = first or msg
-            else:
-                example = img2label_paths(images[:1])[0]
-                if not corrupt:
-                    raise UserError(
-                        f"no label files for the {len(images)} images of {where}: Ultralytics looks for each "
-                        f"image's labels at the same path under 'labels/' with a .txt suffix (e.g. '{example}'). "
-                        "Convert or copy the labels there (python -m alwa_yolo.data voc|coco converts VOC and COCO)."
-                    )
-                also = f", and {unlabelled} have no label file (e.g. '{example}')" if unlabelled else ""
+                first = first or f"{im}: not an image Pillow can read"
+                continue
+            if screen == "repair":  # a truncated JPEG, which training repairs: usable
+                break
+            *_, bad, msg = verify_image_label((im, lb, "", False, nc, 0, 0, single_cls))
+            if not bad:
+                break
+            corrupt += 1
+            first = first or msg
+        else:
+            example = img2label_paths(images[:1])[0]
+            if not corrupt:
                 raise UserError(
-                    f"no usable image in {where}: {corrupt} of {len(images)} images are unreadable or have invalid "
-                    f"labels{also}. The first: {' '.join(first.split())}. Fix or replace the files (Ultralytics skips "
-                    "bad images with a warning, but needs at least one good image with its label)."
+                    f"no label files for the {len(images)} images of {where}: Ultralytics looks for each "
+                    f"image's labels at the same path under 'labels/' with a .txt suffix (e.g. '{example}'). "
+                    "Convert or copy the labels there (python -m alwa_yolo.data voc|coco converts VOC and COCO)."
                 )
+            also = f", and {unlabelled} have no label file (e.g. '{example}')" if unlabelled else ""
+            raise UserError(
+                f"no usable image in {where}: {corrupt} of {len(images)} images are unreadable or have invalid "
+                f"labels{also}. The first: {' '.join(first.split())}. Fix or replace the files (Ultralytics skips "
+                "bad images with a warning, but needs at least one good image with its label)."
+            )

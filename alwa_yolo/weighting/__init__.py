@@ -16,7 +16,7 @@ from .calibrated import CalibratedALWA
 from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
 from .uw import UncertaintyWeighting
-from .window import RunningWindow
+from .window import RunningWindow, WindowedWeighting
 
 WEIGHTINGS: dict[str, type[LossWeighting]] = {
     cls.name: cls
@@ -63,5 +63,6 @@ __all__ = [
     "RunningWindow",
     "UncertaintyWeighting",
     "WeightUpdate",
+    "WindowedWeighting",
     "build_weighting",
 ]

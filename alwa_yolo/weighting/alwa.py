@@ -13,16 +13,13 @@ the weight again, so classification would be switched off for the rest of traini
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import torch
 
-from .base import LossWeighting, WeightUpdate, distributed, usable
-from .window import RunningWindow
+from .base import WeightUpdate, usable
+from .window import WindowedWeighting
 
 
-class ALWA(LossWeighting):
+class ALWA(WindowedWeighting):
     """Adaptive Loss Weight Adjustment, released rule ``alwa2``: compares sample stds of the weighted group losses.
 
     Args:
@@ -33,19 +30,6 @@ class ALWA(LossWeighting):
     name = "alwa2"
     records_weighted = True
     """The released code logs the group losses already multiplied by the current weights."""
-
-    def __init__(self, groups: Sequence[str], interval: int = 100):
-        super().__init__(groups)
-        if int(interval) < 2:
-            raise ValueError(f"ALWA interval must be at least 2 iterations (a sample std needs two), got {interval}")
-        self.interval = int(interval)
-        self.window = RunningWindow()
-        self._pooled_window: tuple[int, dict] | None = None  # (iteration, state) taken at epoch end under DDP
-
-    @classmethod
-    def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ALWA:
-        """The window length is ``--alwa-interval``."""
-        return cls(groups, interval=options["alwa_interval"])
 
     def statistic(self, mean: float, std: float) -> float:
         """``alwa2`` compares standard deviations."""
@@ -70,32 +54,6 @@ class ALWA(LossWeighting):
             self.set_weights(self.rule(s_cls, s_reg), self.w["reg"])
         self.window.clear()
         return self.record(s_cls, s_reg, means, skipped)
-
-    def epoch_end(self) -> None:
-        """Record the epoch's losses; under DDP also keep the pooled open window (a collective every rank runs here)
-        for the checkpoint."""
-        super().epoch_end()
-        if distributed():
-            self._pooled_window = (self.iteration, self.window.state_dict(pooled=True))
-
-    def to(self, device: torch.device | str) -> ALWA:
-        """Move the open window to ``device``."""
-        self.window.to(device)
-        return self
-
-    def state_dict(self) -> dict:
-        """Weights, counters, update history and the open window (pooled over DDP ranks, see :meth:`epoch_end`)."""
-        pooled = self._pooled_window
-        window = pooled[1] if pooled and pooled[0] == self.iteration else self.window.state_dict()
-        return {**super().state_dict(), "interval": self.interval, "window": window}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore weights, history and the open window (the interval stays this run's)."""
-        from ultralytics.utils import RANK
-
-        super().load_state_dict(state)
-        world = torch.distributed.get_world_size() if distributed() else 1
-        self.window.load_state_dict(state["window"], rank=RANK, world=world)
 
 
 class ALWA1(ALWA):

@@ -39,13 +39,14 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .base import LossWeighting, WeightUpdate, distributed, usable
-from .window import RunningWindow
+from .base import WeightUpdate, distributed, usable
+from .window import WindowedWeighting
 
 CALIBRATION = 16
-"""Iterations whose mean raw terms set the calibration: the first windows' iteration-to-iteration spread is about
-5 % of the mean, so 16 values pin the mean to about 1.5 %, and a 120-iteration fine-tune trains on calibrated weights
-from its 17th iteration on."""
+"""Values of each term whose mean sets the calibration (the first 16 iterations; under DDP the ranks' values are
+pooled, so 16 / world iterations): the first windows' iteration-to-iteration spread is about 5 % of the mean, so 16
+values pin the mean to about 1.5 %, and a 120-iteration fine-tune trains on calibrated weights from its 17th iteration
+on (refined every iteration before)."""
 
 BOUND = 4.0
 """The rule never sets classification below 1/4 of its calibrated weight (the paper: the gap stays bounded)."""
@@ -54,7 +55,7 @@ SMOOTHING = 0.5
 """Each window moves ``log w_cls`` this fraction of the way to the window's target."""
 
 
-class CalibratedALWA(LossWeighting):
+class CalibratedALWA(WindowedWeighting):
     """ALWA on calibrated per-term magnitudes (see the module docstring for why each step is there).
 
     Args:
@@ -75,10 +76,7 @@ class CalibratedALWA(LossWeighting):
         term_names: Sequence[str] | None = None,
         term_gains: Sequence[float] | None = None,
     ):
-        super().__init__(groups)
-        if int(interval) < 2:
-            raise ValueError(f"alwa-cal interval must be at least 2 iterations, got {interval}")
-        self.interval = int(interval)
+        super().__init__(groups, interval)
         names = list(term_names) if term_names is not None else [str(i) for i in range(len(groups))]
         self.term_names = tuple(names)
         unique = list(dict.fromkeys(names))
@@ -89,11 +87,10 @@ class CalibratedALWA(LossWeighting):
         self.calibration_counts = torch.zeros(len(unique), dtype=torch.float64)  # iterations with a value > 0
         self.calibrating = True
         self.scale = torch.ones(len(groups), dtype=torch.float64)  # per-term calibration factor (incl. 1 / g_k)
-        self.window = RunningWindow()
 
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> CalibratedALWA:
-        """Window length ``--alwa-interval``; term names and gains from the criterion."""
+        """Window length ``--alwa-interval``; term names and gains from the criterion (the seam passes them)."""
         return cls(groups, options["alwa_interval"], options.get("term_names"), options.get("term_gains"))
 
     def __call__(self, terms: torch.Tensor, training: bool = True) -> torch.Tensor:
@@ -158,22 +155,12 @@ class CalibratedALWA(LossWeighting):
         self.window.clear()
         return self.record(s_cls, s_reg, means, skipped)
 
-    def epoch_end(self) -> None:
-        """Record the epoch's losses; under DDP keep the pooled open window for the checkpoint."""
-        super().epoch_end()
-        if distributed():
-            self._pooled_window = (self.iteration, self.window.state_dict(pooled=True))
-
     def to(self, device: torch.device | str) -> CalibratedALWA:
         """Move the calibration (with the constants it is computed from) and the window to ``device``."""
-        self._tie, self._gains = self._tie.to(device), self._gains.to(device)
-        self.scale = self.scale.to(device)
-        self.calibration_sums, self.calibration_counts = (
-            self.calibration_sums.to(device),
-            self.calibration_counts.to(device),
-        )
-        self.window.to(device)
-        return self
+        self._tie, self._gains, self.scale = self._tie.to(device), self._gains.to(device), self.scale.to(device)
+        self.calibration_sums = self.calibration_sums.to(device)
+        self.calibration_counts = self.calibration_counts.to(device)
+        return super().to(device)
 
     def calibration(self) -> dict[str, float]:
         """The effective gain of each term on its raw loss, ``g_k * scale_k``, by name (one host read): what
@@ -182,16 +169,12 @@ class CalibratedALWA(LossWeighting):
 
     def state_dict(self) -> dict:
         """Weights, calibration, history and the open window (pooled under DDP)."""
-        pooled = getattr(self, "_pooled_window", None)
-        window = pooled[1] if pooled and pooled[0] == self.iteration else self.window.state_dict()
         return {
             **super().state_dict(),
-            "interval": self.interval,
             "calibrating": self.calibrating,
             "calibration_sums": self.calibration_sums.detach().cpu().clone(),
             "calibration_counts": self.calibration_counts.detach().cpu().clone(),
             "scale": self.scale.detach().cpu().clone(),
-            "window": window,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -200,13 +183,9 @@ class CalibratedALWA(LossWeighting):
         The calibration goes to the strategy's current device (where :meth:`to` put it): the scale is used every
         iteration, and a CPU copy would be copied to the GPU again each time, a sync per iteration after a resume.
         """
-        from ultralytics.utils import RANK
-
         super().load_state_dict(state)
         device = self.scale.device
         self.calibrating = bool(state["calibrating"])
         self.calibration_sums = state["calibration_sums"].to(device, copy=True)
         self.calibration_counts = state["calibration_counts"].to(device, copy=True)
         self.scale = state["scale"].to(device, copy=True)
-        world = dist.get_world_size() if distributed() else 1
-        self.window.load_state_dict(state["window"], rank=RANK, world=world)

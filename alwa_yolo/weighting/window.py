@@ -1,4 +1,4 @@
-"""A window of per-group loss values kept on the device: the statistics ALWA's rules read.
+"""A window of per-group loss values kept on the device, and the base of the strategies that read one.
 
 Only a running count, sum and sum of squares are kept, so adding a value is two tensor ops and never waits on the
 host; the window is read (one sync, one all-reduce under DDP) only when a rule updates the weights.
@@ -7,11 +7,13 @@ host; the window is read (one sync, one all-reduce under DDP) only when a rule u
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from .base import distributed
+from .base import LossWeighting, distributed
 
 
 class RunningWindow:
@@ -99,3 +101,57 @@ class RunningWindow:
         self.count = int(state["count"])
         sums = state["sums"]
         self.sums = None if sums is None else (sums.clone() if rank in {-1, 0} else torch.zeros_like(sums))
+
+
+class WindowedWeighting(LossWeighting):
+    """Base of the strategies that read a :class:`RunningWindow` of group losses every ``interval`` iterations.
+
+    It owns the window: its device, its place in checkpoints and, under DDP, which part of it a checkpoint holds.
+    Ranks fill their own parts; at each epoch end, where every rank is at the same point, the pooled window is taken
+    (a collective) and that is what :meth:`state_dict` saves, so a resumed run's first read sees the statistics the
+    interrupted run would have seen.
+
+    Args:
+        groups: ALWA group of each loss term.
+        interval: iterations per window; at least 2, for a sample standard deviation.
+    """
+
+    def __init__(self, groups: Sequence[str], interval: int = 100):
+        super().__init__(groups)
+        if int(interval) < 2:
+            raise ValueError(
+                f"{self.name} interval must be at least 2 iterations (a sample std needs two), got {interval}"
+            )
+        self.interval = int(interval)
+        self.window = RunningWindow()
+        self._pooled_window: tuple[int, dict] | None = None  # (iteration, state) taken at epoch end under DDP
+
+    @classmethod
+    def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> WindowedWeighting:
+        """The window length is ``--alwa-interval``."""
+        return cls(groups, interval=options["alwa_interval"])
+
+    def epoch_end(self) -> None:
+        """Record the epoch's losses; under DDP also keep the pooled open window for the checkpoint."""
+        super().epoch_end()
+        if distributed():
+            self._pooled_window = (self.iteration, self.window.state_dict(pooled=True))
+
+    def to(self, device: torch.device | str) -> WindowedWeighting:
+        """Move the open window to ``device``."""
+        self.window.to(device)
+        return self
+
+    def state_dict(self) -> dict:
+        """Weights, counters, update history and the open window (pooled over DDP ranks)."""
+        pooled = self._pooled_window
+        window = pooled[1] if pooled and pooled[0] == self.iteration else self.window.state_dict()
+        return {**super().state_dict(), "interval": self.interval, "window": window}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore weights, history and the open window (the interval stays this run's)."""
+        from ultralytics.utils import RANK
+
+        super().load_state_dict(state)
+        world = dist.get_world_size() if distributed() else 1
+        self.window.load_state_dict(state["window"], rank=RANK, world=world)
