@@ -57,13 +57,7 @@ class ALWATrainerMixin:
         super().__init__(cfg, overrides, _callbacks)
         if self.device.type == "cpu":
             torch.set_num_threads(cpu_threads())
-        if self.args.rect and self.world_size > 1 and self.args.weighting != "fixed":
-            raise UserError(
-                "rect=True with several GPUs is not supported with an adaptive weighting: Ultralytics' contiguous "
-                "sampler can give the ranks different numbers of batches, and the ranks pool their loss statistics "
-                "at the same iterations. Drop rect=True for training (validation is rectangular anyway), or use "
-                "--weighting fixed."
-            )
+        check_ddp_schedule(self.args, self.world_size)
         self.weight_log = WeightLog(self.save_dir)
         for event, functions in callbacks.items():
             for fn in functions:
@@ -206,6 +200,24 @@ class ALWASegmentationTrainer(ALWATrainerMixin, SegmentationTrainer):
 
 TRAINERS = {"detect": ALWADetectionTrainer, "segment": ALWASegmentationTrainer}
 """Ultralytics task name -> the alwa-yolo trainer for it."""
+
+
+def check_ddp_schedule(args: Any, world_size: int) -> None:
+    """Refuse what would let DDP ranks fall out of step with an adaptive weighting.
+
+    The ranks pool their loss statistics at the same iterations, so they must run the same number of batches.
+    Ultralytics' contiguous sampler, used for ``rect=True`` training, can give them different numbers.
+
+    Raises:
+        UserError: ``rect=True`` on several GPUs with a strategy other than ``fixed``.
+    """
+    if args.rect and world_size > 1 and args.weighting != "fixed":
+        raise UserError(
+            "rect=True with several GPUs is not supported with an adaptive weighting: Ultralytics' contiguous "
+            "sampler can give the ranks different numbers of batches, and the ranks pool their loss statistics "
+            "at the same iterations. Drop rect=True for training (validation is rectangular anyway), or use "
+            "--weighting fixed."
+        )
 
 
 def cpu_threads() -> int:

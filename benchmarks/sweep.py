@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="configurations trained at the same time")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run (ALWA_YOLO_CPU_THREADS)")
     parser.add_argument("--metric", default="mAP50-95", help="summary key to tabulate (e.g. mask_mAP50-95)")
-    parser.add_argument("--out", default=str(HERE / "results" / "shapes"))
+    parser.add_argument("--out", default=str(HERE / "results" / "sweep"))
     parser.add_argument("--table-only", action="store_true", help="tabulate finished runs, train nothing")
     opt = parser.parse_args(argv)
     out = Path(opt.out)

@@ -926,7 +926,7 @@ def test_hyp_file_beats_defaults_and_loses_to_flags(tiny_data, tmp_path):
     args = train.overrides_from(train.parse_opt([*base, "--hyp", str(hyp), "--epochs", "5", "epochs=7", "lr0=0.03"]))
     assert (args["epochs"], args["lr0"]) == (7, 0.03)
     args = train.overrides_from(train.parse_opt(base))
-    assert (args["epochs"], args["weighting"]) == (30, "alwa2")  # no hyp: the script's defaults
+    assert (args["epochs"], args["weighting"]) == (30, "alwa-cal")  # no hyp: the script's defaults
     assert list(tmp_path.iterdir()) == [hyp]  # overrides_from writes nothing
 
 

@@ -336,3 +336,18 @@ def test_checkpoint_restores_the_pooled_window_under_ddp(tmp_path, variant):
                 rtol=1e-12,
             )
     assert r0["resumed"] == r1["resumed"]
+
+
+def test_rect_training_on_several_gpus_is_refused_with_an_adaptive_weighting():
+    """Ultralytics' contiguous sampler (rect=True under DDP) can give ranks unequal batch counts; the pooled windows
+    need equal ones, so that combination is refused up front (fixed has no schedule to keep)."""
+    from types import SimpleNamespace
+
+    from alwa_yolo.errors import UserError
+    from alwa_yolo.trainer import check_ddp_schedule
+
+    with pytest.raises(UserError, match="rect=True with several GPUs"):
+        check_ddp_schedule(SimpleNamespace(rect=True, weighting="alwa-cal"), world_size=2)
+    check_ddp_schedule(SimpleNamespace(rect=True, weighting="fixed"), world_size=2)
+    check_ddp_schedule(SimpleNamespace(rect=True, weighting="alwa-cal"), world_size=1)
+    check_ddp_schedule(SimpleNamespace(rect=False, weighting="alwa-cal"), world_size=2)

@@ -216,3 +216,21 @@ def test_dynamic_weight_average_formula():
     b = build_weighting("dwa", GROUPS)
     b.load_state_dict(w.state_dict())
     assert b.w == w.w and b.epoch_losses == w.epoch_losses
+
+
+@pytest.mark.parametrize("variant", ["alwa1", "alwa2", "alwa2-raw"])
+def test_a_window_without_foreground_leaves_w_cls_alone(variant):
+    """No foreground: box and dfl exactly 0, so S_reg = 0. The released code would set w_cls = 0 (and, reading weighted
+    values, never raise it again); here the window is skipped, logged as such, and the next one acts normally."""
+    rng = np.random.default_rng(7)
+    noisy_cls = np.stack([1 + 0.1 * rng.random(10), 5 * rng.random(10), 1 + 0.1 * rng.random(10)], 1)
+    w = build_weighting(variant, GROUPS, interval=10)
+    feed(w, noisy_cls)
+    before = w.w["cls"]
+    assert before < 1 and not w.history[-1].skipped
+    blank = noisy_cls.copy()
+    blank[:, [0, 2]] = 0.0
+    feed(w, blank)
+    assert w.history[-1].skipped and w.w["cls"] == before
+    feed(w, noisy_cls)
+    assert not w.history[-1].skipped and w.w["cls"] > 0
