@@ -11,6 +11,7 @@ from typing import Any
 from ultralytics.utils import LOGGER, RANK
 
 from .anchor.autoanchor import autoanchor_callback
+from .weight_log import calibrated_gains
 
 
 def on_train_start(trainer: Any) -> None:
@@ -48,6 +49,9 @@ def on_train_end(trainer: Any) -> None:
         path = trainer.weight_log.plot(trainer.weighting, title=f"{trainer.args.weighting}: {trainer.save_dir.name}")
         if path:
             LOGGER.info(f"Loss-weight plot saved to {path}")
+        gains = calibrated_gains(trainer.weighting)
+        if gains:
+            LOGGER.info(f"{trainer.args.weighting} calibrated gains: {gains}")
 
 
 callbacks = {

@@ -12,7 +12,7 @@ Usage (the commands behind benchmarks/README.md):
     python benchmarks/sweep.py --data data/shapes.yaml --epochs 20 --seeds 0 1 2 --jobs 2 \\
         --weightings fixed alwa2 alwa2-raw alwa-cal --out benchmarks/results/scratch-shapes
     python benchmarks/sweep.py --data data/shapes.yaml --model benchmarks/results/pretrain/weights/best.pt ...
-    python benchmarks/sweep.py --scale cls=0.125,0.25,0.5,1,2,4,8 --gains hyp ...   # gain robustness
+    python benchmarks/sweep.py --scale cls=0.125,0.25,0.5,1,2,4,8 --adaptive-scales 0.125,1,8 --gains hyp ...
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def configs(opt: argparse.Namespace) -> list[dict]:
     for reg in opt.reg_losses:
         for scale in scales:
             for w in opt.weightings:
+                if scale and w != "fixed" and opt.adaptive_scales and scale[1] not in opt.adaptive_scales:
+                    continue
                 for seed in opt.seeds:
                     c = {"weighting": w, "reg_loss": reg, "seed": seed, "gains": "auto" if w == "fixed" else opt.gains}
                     if scale:
@@ -179,7 +181,8 @@ def plot_scale(results: list[tuple[dict, dict]], out: Path, metric: str = "mAP50
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """The sweep's options (``argv`` None: the command line)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data/shapes.yaml")
     parser.add_argument("--model", default="yolov8n.yaml", help="model yaml (from scratch) or .pt (fine-tune)")
@@ -193,6 +196,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gains", default="auto", help="base gains of the adaptive strategies (fixed: hyp)")
     parser.add_argument("--reg-losses", nargs="+", default=list(REG_LOSSES))
     parser.add_argument("--scale", default="", help="gain robustness: KEY=m1,m2,... multiplies Ultralytics' KEY gain")
+    parser.add_argument(
+        "--adaptive-scales",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=None,
+        help="with --scale: the multipliers the non-fixed weightings run at (default: all)",
+    )
     parser.add_argument("--alwa-interval", type=int, default=100)
     parser.add_argument("--extra", nargs="*", default=[], help="more trainer arguments, key=value")
     parser.add_argument("--jobs", type=int, default=1, help="configurations trained at the same time")
@@ -200,7 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", default="mAP50-95", help="summary key to tabulate (e.g. mask_mAP50-95)")
     parser.add_argument("--out", default=str(HERE / "results" / "sweep"))
     parser.add_argument("--table-only", action="store_true", help="tabulate finished runs, train nothing")
-    opt = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    opt = parse_opt(argv)
     out = Path(opt.out)
     out.mkdir(parents=True, exist_ok=True)
     grid = configs(opt)

@@ -175,3 +175,16 @@ def test_no_host_sync_between_reads(monkeypatch):
                     m.setattr(torch.Tensor, name, forbidden)
             w(row, training=True)
     assert not w.calibrating and len(w.history) == 2
+
+
+def test_calibrated_gains_are_reported_once_calibration_ends():
+    """alwa.png and the end-of-training log show what calibration found, in Ultralytics' gain units."""
+    from alwa_yolo.weight_log import calibrated_gains
+
+    raw = np.tile([0.8, 8.7, 2.8], (CALIBRATION, 1))
+    w = make(10, gains=[1.0, 1.0, 1.0])
+    feed(w, raw[:-1])
+    assert calibrated_gains(w) == ""  # still calibrating
+    feed(w, raw[-1:])
+    assert calibrated_gains(w) == f"box {4.1 / 0.8:.3g}, cls {4.1 / 8.7:.3g}, dfl {4.1 / 2.8:.3g}"
+    assert calibrated_gains(build_weighting("alwa2", GROUPS, interval=10)) == ""
