@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import torch
 from timing import attach_iteration_timer
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.utils import NUM_THREADS
@@ -44,6 +46,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--img", type=int, default=128)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", default="benchmarks/results/overhead", help="folder for overhead.md")
     opt = parser.parse_args(argv)
     os.environ["ALWA_YOLO_CPU_THREADS"] = str(NUM_THREADS)  # the stock trainer's count: compare the weighting alone
     data = str(resolve_data(opt.data))
@@ -75,7 +78,13 @@ def main(argv=None) -> None:
                 samples[name] += times
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratios = ", ".join(f"{k} {med[k]:.4f} (x{med[k] / med['stock']:.3f})" for k in med if k != "stock")
-    print(f"median s/it: stock {med['stock']:.4f}, {ratios} ({len(samples['stock'])} iterations each)")
+    line = f"median s/it: stock {med['stock']:.4f}, {ratios} ({len(samples['stock'])} iterations each)"
+    print(line)
+    cmd = "python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    machine = f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, torch {torch.__version__}"
+    out = Path(opt.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "overhead.md").write_text(f"Command: `{cmd}` on {machine}, {NUM_THREADS} torch thread(s)\n\n{line}\n")
 
 
 if __name__ == "__main__":

@@ -3,14 +3,15 @@
 # this script and finished configurations are skipped. About 5 hours on a 2-core CPU machine with --jobs 2. Runs
 # after the first stage validate at the last epoch only (val=False), which is the epoch every table reports.
 # Usage: bash benchmarks/run_suite.sh [stage ...]
-#   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box; default: all, in order
+#   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
+#           long ablation; default: all, in that order
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export YOLO_OFFLINE=1
 PY=${PYTHON:-python}
 R=benchmarks/results
 W="fixed alwa2 alwa2-raw alwa-cal"
-stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box}
+stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation}
 
 for stage in $stages; do
   case $stage in
@@ -51,6 +52,15 @@ for stage in $stages; do
   tune)  # Ultralytics' model.tune() over box / cls / dfl, 8 trials of 10 epochs, against one alwa-cal run of 10 epochs
     $PY benchmarks/tune_compare.py --data data/shapes.yaml --epochs 10 --trials 8 --out $R/tune \
       --adaptive $R/robustness-cls/runs/alwa-cal-hyp-ciou-clsx1-s0 $R/robustness-cls/runs/fixed-auto-ciou-clsx1-s0
+    ;;
+  long)  # the length of `python train.py` (30 epochs, demo set, CIoU): does the 20-epoch ranking hold?
+    $PY benchmarks/sweep.py --data data/shapes.yaml --epochs 30 --weightings fixed alwa-cal --reg-losses ciou \
+      --jobs 2 --extra val=False --out $R/long-shapes
+    ;;
+  ablation)  # alwa-cal's rule switched off (an interval longer than the run): what the calibration alone does, on
+    # the configurations where the rule acted (hard set, L1 / SmoothL1); compare with scratch-hard's alwa-cal rows
+    $PY benchmarks/sweep.py --data data/shapes-hard.yaml --epochs 20 --weightings fixed alwa-cal --reg-losses l1 \
+      smoothl1 --alwa-interval 100000 --jobs 2 --out $R/ablation-calibration-only
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
