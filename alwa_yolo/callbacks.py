@@ -44,12 +44,13 @@ def on_train_epoch_end(trainer: Any) -> None:
 
 
 def on_train_end(trainer: Any) -> None:
-    """Draw ``alwa.png``."""
+    """Draw ``alwa.png`` and log the gains a calibrating strategy found."""
     if RANK in {-1, 0}:
-        path = trainer.weight_log.plot(trainer.weighting, title=f"{trainer.args.weighting}: {trainer.save_dir.name}")
+        gains = calibrated_gains(trainer.weighting)
+        title = f"{trainer.args.weighting}: {trainer.save_dir.name}"
+        path = trainer.weight_log.plot(trainer.weighting, title=title, gains=gains)
         if path:
             LOGGER.info(f"Loss-weight plot saved to {path}")
-        gains = calibrated_gains(trainer.weighting)
         if gains:
             LOGGER.info(f"{trainer.args.weighting} calibrated gains: {gains}")
 

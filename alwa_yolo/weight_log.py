@@ -80,8 +80,9 @@ class WeightLog:
             self.group_losses.extend(torch.stack(self._pending).cpu().numpy())
             self._pending.clear()
 
-    def plot(self, weighting: LossWeighting, title: str = "") -> Path | None:
-        """Draw ``alwa.png``: the weights (top) and the two group losses (bottom) against training iterations."""
+    def plot(self, weighting: LossWeighting, title: str = "", gains: str = "") -> Path | None:
+        """Draw ``alwa.png``: the weights (top, with the calibrated ``gains`` if any) and the two group losses
+        (bottom) against training iterations."""
         self.epoch_end()
         if not self.iterations and not weighting.history and not weighting.epoch_losses:
             return None
@@ -92,7 +93,6 @@ class WeightLog:
 
         fig, (ax_w, ax_l) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, tight_layout=True)
         self._plot_weights(ax_w, weighting.history)
-        gains = calibrated_gains(weighting)
         if gains:
             ax_w.text(0.99, 0.04, f"calibrated gains: {gains}", transform=ax_w.transAxes, ha="right", fontsize=8,
                       bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})  # fmt: skip
@@ -151,6 +151,4 @@ def calibrated_gains(weighting: LossWeighting) -> str:
     """``box 4.97, cls 0.47, dfl 1.48``: the per-term gains a calibrating strategy found (its ``calibration()``), in
     the units of Ultralytics' hand-set gains, so a user can compare them with box 7.5 / cls 0.5 / dfl 1.5; '' for
     strategies without a calibration or before it finished."""
-    if not hasattr(weighting, "calibration") or getattr(weighting, "calibrating", True):
-        return ""
     return ", ".join(f"{name.removesuffix('_loss')} {g:.3g}" for name, g in weighting.calibration().items())

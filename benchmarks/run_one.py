@@ -45,7 +45,7 @@ def main(overrides: dict) -> dict:
         "updates": [u.__dict__ for u in strategy.history],
         "w_cls_per_epoch": rows.get("alwa/w_cls"),
         "epoch_losses": strategy.epoch_losses,
-        "calibration": strategy.calibration() if hasattr(strategy, "calibration") else None,
+        "calibration": strategy.calibration() or None,
         "loss_names": list(trainer.loss_names),
         "item_trace": trace,
     }

@@ -171,6 +171,10 @@ class LossWeighting:
         """Learnable parameters the optimiser must update (only uncertainty weighting has any)."""
         return []
 
+    def calibration(self) -> dict[str, float]:
+        """Per-term gains a calibrating strategy found, by term name; empty for the others (and before it is done)."""
+        return {}
+
     def observe(self, terms: torch.Tensor, weighted: torch.Tensor) -> None:
         """See one training iteration's detached terms before and after weighting (``self.iteration`` counts it)."""
 

@@ -171,7 +171,9 @@ class CalibratedALWA(WindowedWeighting):
 
     def calibration(self) -> dict[str, float]:
         """The effective gain of each term on its raw loss, ``g_k * scale_k``, by name (one host read): what
-        calibration found in place of hand-tuned gains."""
+        calibration found in place of hand-tuned gains; empty while still calibrating."""
+        if self.calibrating:
+            return {}
         return dict(zip(self.term_names, (self.scale * self._gains.to(self.scale)).tolist()))
 
     def state_dict(self) -> dict:
