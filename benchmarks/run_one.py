@@ -38,6 +38,7 @@ def main(overrides: dict) -> dict:
         "mAP50": final["metrics/mAP50(B)"],
         "mAP50-95": final["metrics/mAP50-95(B)"],
         "mask_mAP50-95": final.get("metrics/mAP50-95(M)"),
+        "per_class": per_class(trainer),
         "epochs": len(rows["epoch"]),
         "median_s_per_it": statistics.median(times[len(times) // 10 :]),  # skip warm-up iterations
         "iterations": strategy.iteration,
@@ -51,6 +52,14 @@ def main(overrides: dict) -> dict:
     }
     (Path(trainer.save_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def per_class(trainer) -> dict[str, dict[str, float]]:
+    """Box AP50 and AP50-95 per class from the final validation (of best.pt, Ultralytics' ``final_eval``)."""
+    box = trainer.validator.metrics.box
+    names = trainer.validator.names
+    return {names[int(c)]: {"AP50": float(box.ap50[i]), "AP50-95": float(box.ap[i])}
+            for i, c in enumerate(box.ap_class_index)}  # fmt: skip
 
 
 if __name__ == "__main__":

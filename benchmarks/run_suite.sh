@@ -4,14 +4,16 @@
 # after the first stage validate at the last epoch only (val=False), which is the epoch every table reports.
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
-#           long ablation; default: all, in that order
+#           long ablation real; default: all, in that order
+#   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
+#         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export YOLO_OFFLINE=1
 PY=${PYTHON:-python}
 R=benchmarks/results
 W="fixed alwa2 alwa2-raw alwa-cal"
-stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation}
+stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real}
 
 for stage in $stages; do
   case $stage in
@@ -62,6 +64,25 @@ for stage in $stages; do
     # the configurations where the rule acted (hard set, L1 / SmoothL1); compare with scratch-hard's alwa-cal rows
     $PY benchmarks/sweep.py --data data/shapes-hard.yaml --epochs 20 --weightings fixed alwa-cal --reg-losses l1 \
       smoothl1 --alwa-interval 100000 --jobs 2 --out $R/ablation-calibration-only
+    ;;
+  real)  # BCCD: 205 train / 87 val real images, 3 imbalanced classes; a COCO-derived YOLOv8n fine-tuned at 320 px,
+    # batch 8 (26 iterations an epoch), 15 epochs, validated at the last; the parts in the order they are reported
+    $PY benchmarks/bccd_prepare.py --src "${BCCD_SRC:-../shared/datasets/BCCD}" --dst benchmarks/datasets/BCCD \
+      --weights benchmarks/weights/yolov8n-coco-smartrail.pt --out $R/bccd-converter
+    bccd=benchmarks/datasets/BCCD/BCCD.yaml
+    real="--data $bccd --img 320 --batch 8 --jobs ${REAL_JOBS:-2} --extra val=False"
+    pre="--model benchmarks/weights/yolov8n-coco-smartrail.pt"
+    $PY benchmarks/sweep.py $real $pre --epochs 15 --weightings fixed alwa-cal alwa2 --out $R/bccd-finetune
+    $PY benchmarks/sweep.py $real $pre --epochs 15 --weightings fixed --reg-losses ciou \
+      --scale cls=0.25,0.5,1,2,4 --out $R/bccd-gains-cls
+    $PY benchmarks/sweep.py $real $pre --epochs 15 --weightings fixed --reg-losses ciou \
+      --scale box=0.25,1,4 --out $R/bccd-gains-box
+    $PY benchmarks/sweep.py $real $pre --epochs 10 --weightings fixed alwa-cal alwa2 --reg-losses ciou l1 \
+      --out $R/bccd-finetune-10ep
+    $PY benchmarks/tune_compare.py --data $bccd $pre --img 320 --batch 8 --epochs 15 --trials 10 \
+      --out $R/bccd-tune --adaptive $R/bccd-finetune/runs/alwa-cal-auto-ciou-s0
+    $PY benchmarks/sweep.py $real --model yolo26n.yaml --epochs 30 --weightings fixed alwa-cal --reg-losses ciou \
+      --out $R/bccd-yolo26n-scratch
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

@@ -87,6 +87,7 @@ class _Counts:
     skipped_difficult: int = 0
     skipped_unknown: int = 0
     skipped_degenerate: int = 0
+    skipped_duplicate: int = 0
     clipped: int = 0
     per_class: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
@@ -140,6 +141,9 @@ def resolve_classes(classes: str | os.PathLike | Sequence[str] | None) -> list[s
 def find_year_dirs(src: Path) -> list[tuple[str, Path]]:
     """List the ``VOC<year>`` folders of a VOCdevkit (or ``src`` itself when it is one), sorted by year.
 
+    A folder that holds ``Annotations/`` and ``ImageSets/`` itself is one VOC-layout set without a year (BCCD and
+    most VOC-format sets published since): its year is ``""``, so its splits are written as ``images/train`` etc.
+
     Raises:
         InputNotFoundError: if ``src`` is missing.
         ConversionError: if it holds no ``VOC<year>`` folder, which usually means ``--src`` points one level too
@@ -150,12 +154,15 @@ def find_year_dirs(src: Path) -> list[tuple[str, Path]]:
             f"VOC source folder {src} does not exist. Pass --src the VOCdevkit folder that holds VOC2007/ and/or "
             "VOC2012/ (as unpacked from VOCtrainval_06-Nov-2007.tar and friends)."
         )
+    if not _YEAR_DIR.match(src.name) and (src / "Annotations").is_dir() and (src / "ImageSets").is_dir():
+        return [("", src)]
     candidates = [src] if _YEAR_DIR.match(src.name) else sorted(p for p in src.iterdir() if p.is_dir())
     found = [(m.group(1), p) for p in candidates if (m := _YEAR_DIR.match(p.name))]
     if not found:
         raise ConversionError(
-            f"no VOC<year> folder (e.g. VOC2007, VOC2012) found in {src}. Pass --src the VOCdevkit folder that "
-            "contains them."
+            f"no VOC<year> folder (e.g. VOC2007, VOC2012) found in {src}, and it is not one VOC-layout set either "
+            "(Annotations/ and ImageSets/ inside). Pass --src the VOCdevkit folder that contains the VOC<year> "
+            "folders, or the folder that holds Annotations/, ImageSets/ and JPEGImages/."
         )
     return found
 
@@ -331,6 +338,7 @@ def _label_lines(
 ) -> list[str]:
     """The YOLO lines of one annotation, updating the skip/clip counters."""
     lines = []
+    seen: set[tuple[str, tuple[float, float, float, float]]] = set()
     for obj in ann.objects:
         if obj.name not in class_index:
             if skip_unknown:
@@ -343,6 +351,10 @@ def _label_lines(
         if obj.difficult and not keep_difficult:
             counts.skipped_difficult += 1
             continue
+        if (obj.name, obj.box) in seen:  # the same object drawn twice would count twice as a target and in AP
+            counts.skipped_duplicate += 1
+            continue
+        seen.add((obj.name, obj.box))
         converted = yolo_box(obj.box, ann.width, ann.height)
         if converted is None:
             counts.skipped_degenerate += 1
@@ -445,7 +457,8 @@ def convert_voc(
     skipped and reported in ``skipped_splits``; a split with only some annotations missing is an error.
 
     Args:
-        src: a VOCdevkit folder (holding ``VOC2007``, ``VOC2012``...) or one ``VOC<year>`` folder.
+        src: a VOCdevkit folder (holding ``VOC2007``, ``VOC2012``...), one ``VOC<year>`` folder, or one set in VOC
+            layout without a year (``Annotations/``, ``ImageSets/Main/``, ``JPEGImages/``; written as ``<split>``).
         dst: dataset root to write ``images/`` and ``labels/`` into (the ``path:`` of ``data/VOC.yaml``).
         classes: class names defining the ids (see ``resolve_classes``); the 20 VOC classes by default.
         keep_difficult: keep objects marked ``<difficult>1</difficult>``.
@@ -454,7 +467,8 @@ def convert_voc(
 
     Returns:
         A summary: ``images``, ``objects``, ``skipped`` (total) and its parts ``skipped_difficult``,
-        ``skipped_unknown``, ``skipped_degenerate`` (nothing left inside the image), ``clipped``, ``empty_images``,
+        ``skipped_unknown``, ``skipped_degenerate`` (nothing left inside the image), ``skipped_duplicate`` (the same class and box again
+        in one image), ``clipped``, ``empty_images``,
         ``per_class`` (name -> kept objects), ``splits`` (``<split><year>`` -> images), ``skipped_splits``, ``dst``.
 
     Raises:
@@ -488,7 +502,7 @@ def convert_voc(
         items += _plan_split(voc_dir, split, year, ids, class_index, keep_difficult, skip_unknown, counts)
         folders.append(f"{split}{year}")
     _write(items, folders, dst)
-    skipped = counts.skipped_difficult + counts.skipped_unknown + counts.skipped_degenerate
+    skipped = counts.skipped_difficult + counts.skipped_unknown + counts.skipped_degenerate + counts.skipped_duplicate
     return {
         "images": counts.images,
         "objects": counts.objects,
@@ -496,6 +510,7 @@ def convert_voc(
         "skipped_difficult": counts.skipped_difficult,
         "skipped_unknown": counts.skipped_unknown,
         "skipped_degenerate": counts.skipped_degenerate,
+        "skipped_duplicate": counts.skipped_duplicate,
         "clipped": counts.clipped,
         "empty_images": counts.empty_images,
         "per_class": counts.per_class,
@@ -511,7 +526,8 @@ def format_summary(summary: dict) -> str:
         f"VOC -> YOLO in {summary['dst']}: {summary['images']} images, {summary['objects']} objects "
         f"({summary['empty_images']} images without objects, {summary['clipped']} boxes clipped to the image)",
         f"skipped objects: {summary['skipped']} (difficult {summary['skipped_difficult']}, unknown class "
-        f"{summary['skipped_unknown']}, outside image/empty {summary['skipped_degenerate']})",
+        f"{summary['skipped_unknown']}, outside image/empty {summary['skipped_degenerate']}, duplicate "
+        f"{summary['skipped_duplicate']})",
         "splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
     ]
     if summary["skipped_splits"]:
