@@ -11,6 +11,7 @@ from typing import Any
 from ultralytics.utils import LOGGER, RANK
 
 from .anchor.autoanchor import autoanchor_callback
+from .faults import kill_point
 from .weight_log import calibrated_gains
 
 
@@ -34,6 +35,7 @@ def on_train_batch_end(trainer: Any) -> None:
     """Record the iteration's group losses and write any update it triggered (device tensors, no host sync)."""
     if RANK in {-1, 0}:
         trainer.weight_log.batch_end(trainer.weighting)
+    kill_point("batch")
 
 
 def on_train_epoch_end(trainer: Any) -> None:

@@ -128,6 +128,20 @@ def _checkpoint_model(path: str, flag: str) -> Any:
     return read_checkpoint(path, flag)[1]
 
 
+def _legacy_checkpoint(file: Path, flag: str) -> Any:
+    """Load a checkpoint pickled with an older Ultralytics' module paths (8.0's ``ultralytics.yolo.*``) through
+    Ultralytics' own loader, which maps them to today's, so whatever stock ``YOLO(path)`` loads is read here too."""
+    from ultralytics.nn.tasks import torch_safe_load
+
+    from .cli import pt_alias
+
+    try:
+        return torch_safe_load(pt_alias(str(file)))[0]  # its suffix check takes .pt only
+    except Exception as e:
+        reason = " ".join(str(e).split())[:200]
+        raise UserError(f"{flag} '{file}' is not a readable PyTorch checkpoint ({reason}). {FIX}") from None
+
+
 def read_checkpoint(path: str, flag: str = "--weights") -> tuple[Any, Any]:
     """Load a ``.pt`` checkpoint on the CPU and find its model, or say what the file is instead.
 
@@ -154,6 +168,13 @@ def read_checkpoint(path: str, flag: str = "--weights") -> tuple[Any, Any]:
         import alwa_yolo.anchor  # noqa: F401  (anchor checkpoints unpickle alwa-yolo classes)
 
         ckpt = torch_load(file, map_location="cpu", weights_only=False)
+    except ModuleNotFoundError as e:
+        if not (e.name or "").startswith("ultralytics."):
+            raise UserError(
+                f"{flag} '{path}' needs the Python module '{e.name}' to load, which is not installed. Install it, "
+                f"or save the model without it. {FIX}"
+            ) from None
+        ckpt = _legacy_checkpoint(file, flag)
     except Exception as e:  # any unpickling failure: not a torch checkpoint we can read
         reason = " ".join(str(e).split())[:200]
         raise UserError(f"{flag} '{path}' is not a readable PyTorch checkpoint ({reason}). {FIX}") from None

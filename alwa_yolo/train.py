@@ -106,12 +106,16 @@ def check_resumable(last: Path) -> dict[str, Any]:
     from alwa_yolo.model_check import read_checkpoint
 
     ckpt, _ = read_checkpoint(str(last), "--resume")  # what a non-checkpoint is, said clearly (main checks the head)
-    if not isinstance(ckpt, dict) or ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None:
+    args = dict(ckpt.get("train_args") or {}) if isinstance(ckpt, dict) else {}
+    epoch = ckpt.get("epoch", -1) if isinstance(ckpt, dict) else -1
+    trained_all = "epochs" in args and epoch + 1 >= int(args["epochs"])  # killed after the last epoch, before the
+    # final strip marked it finished: Ultralytics' resume would stop on an assertion
+    if epoch < 0 or trained_all or ckpt.get("optimizer") is None:
         raise UserError(
             f"'{last}' is from a finished run (or holds no optimiser state), so there is nothing to resume. To "
             f"train it longer, start a new run from it: --weights {last} --epochs N."
         )
-    return dict(ckpt.get("train_args") or {})
+    return args
 
 
 def resume_overrides(last: Path, given_args: dict[str, Any], project_given: bool) -> dict[str, Any]:
@@ -242,7 +246,8 @@ def main(opt: argparse.Namespace) -> Path:
         raise UserError(f"Ultralytics {stage}: {' '.join(str(e).split())}") from None
     best = trainer.best if trainer.best.exists() else trainer.last
     print(f"\nRun folder: {trainer.save_dir}\n  weights:  {best}\n  weights log: {trainer.save_dir / 'alwa.csv'}")
-    print(f"Evaluate: python val.py --data {overrides['data']} --weights {best} --img {trainer.args.imgsz}")
+    data = overrides.get("data") or trainer.args.data  # a resume without --data trains on the checkpoint's
+    print(f"Evaluate: python val.py --data {data} --weights {best} --img {trainer.args.imgsz}")
     return trainer.save_dir
 
 

@@ -10,10 +10,11 @@ They override only named hooks of ``DetectionTrainer`` / ``SegmentationTrainer``
 - ``build_optimizer`` / ``set_class_weights``: a learned strategy's parameters join the optimiser, and the
   criterion is (re)built after Ultralytics sets the class weights, so ``cls_pw`` is honoured;
 - ``save_metrics``: the weights join the epoch's metrics, so ``results.csv`` and every logger records them;
-- ``save_model``: checkpoints hold the plain Ultralytics model (the anchor model keeps its class) and the
-  weighting state as a top-level ``alwa_state`` key;
+- ``save_model`` / ``final_eval``: checkpoints hold the plain Ultralytics model (the anchor model keeps its class)
+  and the weighting state as a top-level ``alwa_state`` key, and every checkpoint file appears complete in one
+  ``os.replace`` (Ultralytics writes into a staging folder);
 - ``_load_checkpoint_state`` / ``resume_training``: the weighting state comes back with the optimiser's, on resume
-  and when Ultralytics reloads ``last.pt`` after a NaN loss.
+  and when Ultralytics reloads ``last.pt`` after a NaN loss; ``results.csv`` is cut back to the resumed epochs.
 
 Everything else (data, optimiser, EMA, AMP, DDP, validation, plots) is stock Ultralytics.
 """
@@ -21,6 +22,9 @@ Everything else (data, optimiser, EMA, AMP, DDP, validation, plots) is stock Ult
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ from .anchor import AnchorDetectionModel, is_anchor_cfg
 from .callbacks import callbacks
 from .data.resolve import resolve_data
 from .errors import UserError
+from .faults import kill_point
 from .model import ALWADetectionModel, ALWAModelMixin, ALWASegmentationModel
 from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_options
 from .weight_log import WeightLog
@@ -131,24 +136,29 @@ class ALWATrainerMixin:
         weights = {"alwa/w_cls": w["cls"], "alwa/w_reg": w["reg"]}
         self.metrics = {**(self.metrics or {}), **weights}
         super().save_metrics({**metrics, **weights})
+        kill_point("metrics")
 
     def save_model(self) -> bool:
-        """Save checkpoints whose model is the stock Ultralytics class, with ``alwa_state`` at the top level."""
+        """Save checkpoints whose model is the stock Ultralytics class, with ``alwa_state`` at the top level.
+
+        Ultralytics writes its files into a staging folder (see :func:`staged_checkpoints`); each one gets the
+        weighting state there and then replaces its final name in one ``os.replace``, so ``last.pt`` / ``best.pt``
+        are always a complete checkpoint with the state in it, whenever the process is killed.
+        """
         ema = self.ema.ema
         if isinstance(ema, ALWAModelMixin):
             self.ema.ema = ema.for_checkpoint()
         try:
-            saved = super().save_model()
+            with staged_checkpoints(self, state=self.weighting.state_dict()):
+                return super().save_model()
         finally:
             self.ema.ema = ema
-        if saved:
-            written = [self.last]
-            if self.best_fitness == self.fitness:
-                written.append(self.best)
-            if self.save_period > 0 and self.epoch % self.save_period == 0:
-                written.append(self.wdir / f"epoch{self.epoch}.pt")
-            add_checkpoint_state(written, self.weighting.state_dict())
-        return saved
+
+    def final_eval(self) -> None:
+        """Ultralytics' final evaluation, whose in-place strip of ``last.pt`` / ``best.pt`` (``strip_optimizer``
+        writes straight onto the file) happens on staged copies that then replace the originals."""
+        with staged_checkpoints(self, carry=True, point="stripped"):
+            super().final_eval()
 
     def _load_checkpoint_state(self, ckpt: dict) -> None:
         """Ultralytics' optimiser / EMA / scaler state, then the weighting state saved beside it.
@@ -174,6 +184,8 @@ class ALWATrainerMixin:
         after = getattr(model, "criterion", None)
         if before is not None and after is not before:
             after.weighting = before.weighting
+        if ckpt and self.resume and RANK in {-1, 0}:
+            trim_results_csv(self.csv, last_epoch=self.start_epoch)
 
 
 class ALWADetectionTrainer(ALWATrainerMixin, DetectionTrainer):
@@ -235,21 +247,75 @@ def checkpoint_state(ckpt: dict) -> dict | None:
     return getattr(ckpt.get("ema") or ckpt.get("model"), STATE_KEY, None)
 
 
-def add_checkpoint_state(paths: list[Path], state: dict) -> None:
-    """Add ``state`` as the top-level ``alwa_state`` key of the checkpoints Ultralytics just wrote.
+@contextmanager
+def staged_checkpoints(
+    trainer: Any, state: dict | None = None, carry: bool = False, point: str = "staged"
+) -> Iterator[None]:
+    """Let Ultralytics write the run's checkpoints into a staging folder, then move each into place atomically.
 
-    Each file is rewritten through a temporary file and ``os.replace``, so it is always a complete checkpoint.
+    Inside the block ``trainer.wdir``, ``trainer.last`` and ``trainer.best`` point into ``weights/.staging-<pid>/``,
+    so a kill while Ultralytics writes (``write_bytes``, ``torch.save``: neither is atomic) leaves only a partial
+    staging file. On leaving the block each staged file gets ``state`` as its top-level ``alwa_state`` key (when
+    given), is flushed to disk, and replaces its final name with ``os.replace``: ``last.pt`` first, then
+    ``best.pt``, then the rest. Staging folders left by a killed process are removed first.
+
+    Args:
+        trainer: the trainer whose ``wdir`` / ``last`` / ``best`` Ultralytics writes to.
+        state: the weighting state to add to every staged checkpoint (``save_model``); None adds nothing.
+        carry: copy the existing ``last.pt`` / ``best.pt`` into the staging folder first, for code that rewrites
+            them in place (``final_eval``'s ``strip_optimizer``).
+        point: the name of the kill point (:mod:`~alwa_yolo.faults`) between the staged writes and the moves.
     """
     from ultralytics.utils.patches import torch_load
 
-    for path in dict.fromkeys(Path(p) for p in paths):
-        if not path.exists():
-            continue
-        ckpt = torch_load(path, map_location="cpu", weights_only=False)
-        ckpt[STATE_KEY] = state
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
+    wdir, last, best = Path(trainer.wdir), Path(trainer.last), Path(trainer.best)
+    wdir.mkdir(parents=True, exist_ok=True)
+    for stale in wdir.glob(".staging-*"):  # left by a process killed inside this block
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = wdir / f".staging-{os.getpid()}"
+    staging.mkdir()
+    if carry:
+        for f in (last, best):
+            if f.exists():
+                shutil.copy2(f, staging / f.name)
+    trainer.wdir, trainer.last, trainer.best = staging, staging / last.name, staging / best.name
+    try:
+        yield
+        kill_point(point)
+        order = {last.name: 0, best.name: 1}
+        for f in sorted(staging.iterdir(), key=lambda p: (order.get(p.name, 2), p.name)):
+            if state is not None:
+                ckpt = torch_load(f, map_location="cpu", weights_only=False)
+                ckpt[STATE_KEY] = state
+                torch.save(ckpt, f)
+            with open(f, "rb+") as fh:
+                os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
+            os.replace(f, wdir / f.name)
+            kill_point("replaced")
+    finally:
+        trainer.wdir, trainer.last, trainer.best = wdir, last, best
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def trim_results_csv(csv: Path, last_epoch: int) -> None:
+    """Keep ``results.csv``'s header and rows up to ``last_epoch`` (1-based), the epochs the resumed checkpoint
+    holds: a run killed after writing an epoch's row but before its checkpoint (or in the middle of a row) would
+    otherwise get that epoch twice, since Ultralytics appends the epochs it trains again. Rewritten atomically."""
+    if not csv.exists():
+        return
+    header, *rows = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    ncols = header.count(",") + 1
+
+    def kept(row: str) -> bool:
+        fields = row.rstrip("\n").split(",")
+        return row.endswith("\n") and len(fields) == ncols and fields[0].isdigit() and int(fields[0]) <= last_epoch
+
+    keep = [r for r in rows if kept(r)]
+    if len(keep) == len(rows):
+        return
+    tmp = csv.with_name(f".{csv.name}.{os.getpid()}.tmp")
+    tmp.write_text(header + "".join(keep), encoding="utf-8")
+    os.replace(tmp, csv)
 
 
 __all__ = ["STATE_KEY", "TRAINERS", "ALWADetectionTrainer", "ALWASegmentationTrainer"]

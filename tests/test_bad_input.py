@@ -136,7 +136,14 @@ ROWS: tuple[Row, ...] = (
     T(2, ("--data", "{w.ds_corrupt_train}"), ("no usable image", "'train: images/train'", "train_00000.png"),
       "every train image corrupt"),
     T(2, ("--data", "{w.ds_corrupt_val}"), ("no usable image", "'val: images/val'"), "every val image corrupt"),
-    T(2, ("--data", "{w.ds_bad_labels}"), ("no usable image", "Label class 99 exceeds"), "every label invalid"),
+    T(2, ("--data", "{w.ds_bad_labels}"), ("class ids up to 99", "names 3 classes", "Add the missing classes"),
+      "every label's class id beyond the names"),
+    T(2, ("--data", "{w.ds_fewer_names}"), ("class ids up to 2", "names 2 classes", "label files have a larger id"),
+      "2 names, labels with ids 0-2"),
+    T(2, ("--data", "{w.ds_half_malformed}"), ("16 of 32 images", "would be dropped", "a quarter or more"),
+      "half the train labels malformed"),
+    T(2, ("--data", "{w.ds_all_malformed}"), ("no usable image", "labels require 5 columns"),
+      "every train label malformed"),
     T(2, ("--data", "{w.ds_binary_labels}"), ("no usable image", "train_00000"), "every label file binary"),
     T(2, ("--data", "{w.ds_no_train_labels}"), ("no label files", "'train: images/train'"), "no train label files"),
     T(2, ("--data", "{w.ds_no_val_labels}"), ("no label files", "'val: images/val'"), "no val label files"),
@@ -519,6 +526,24 @@ class World:
         return self._dataset("bad_labels", lambda r: self._overwrite(r / "labels" / "train", b"99 0.5 0.5 0.2 0.2\n"))
 
     @cached_property
+    def ds_fewer_names(self) -> Path:
+        return self._data_yaml("fewer_names.yaml", names=["red_circle", "green_square"])
+
+    @staticmethod
+    def _malform(folder: Path, every: int) -> None:
+        for i, f in enumerate(sorted(folder.iterdir())):
+            if i % every == 0:
+                f.write_text("0 0.5 0.5 0.2\n")  # 4 columns: Ultralytics drops the image
+
+    @cached_property
+    def ds_half_malformed(self) -> Path:
+        return self._dataset("half_malformed", lambda r: self._malform(r / "labels" / "train", 2))
+
+    @cached_property
+    def ds_all_malformed(self) -> Path:
+        return self._dataset("all_malformed", lambda r: self._malform(r / "labels" / "train", 1))
+
+    @cached_property
     def ds_binary_labels(self) -> Path:
         return self._dataset("binary_labels", lambda r: self._overwrite(r / "labels" / "train", bytes(range(256))))
 
@@ -850,12 +875,14 @@ def test_read_only_folders_as_any_user(script, argv, says, shared, tmp_path, mon
 
 
 def test_broken_labels_and_images_are_skipped_with_their_names(tiny_data, tmp_path):
-    """Ultralytics' own skip-and-warn: out-of-range labels and an unreadable image, each named, training goes on."""
+    """Ultralytics' own skip-and-warn for a few broken files among good ones (under ``resolve.DROP_SHARE``): an
+    out-of-range box, a malformed line and an unreadable image, each named, and training goes on. (A class id
+    beyond the names is a yaml / labels disagreement, refused before training: the matrix above.)"""
     root = Path(yaml.safe_load(tiny_data.read_text())["path"])
     copy = tmp_path / "broken"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("*.cache", "data.yaml"))
     (copy / "labels" / "train" / "train_00001.txt").write_text("0 1.7 0.5 0.2 0.2\n")  # centre past the border
-    (copy / "labels" / "train" / "train_00002.txt").write_text("99 0.5 0.5 0.2 0.2\n")  # class out of range
+    (copy / "labels" / "train" / "train_00002.txt").write_text("0 0.5 0.5 0.2\n")  # 4 columns
     (copy / "images" / "train" / "train_00003.png").write_bytes(b"not a png")
     data = tmp_path / "broken.yaml"
     data.write_text(f"path: {copy}\ntrain: images/train\nval: images/val\nnames: [a, b, c]\n")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -334,19 +335,105 @@ def _prescreen(im_file: str) -> str:
     return "ok" if tail == b"\xff\xd9" else "repair"
 
 
+DROP_SHARE = 0.25
+"""The share of a split's images Ultralytics may drop (unreadable, or labels it rejects) before training stops with
+the count instead: a few broken files among good ones are skipped with Ultralytics' warning, naming each, but a
+quarter or more means the dataset is wrong (a converter bug, the wrong folder), not a few files."""
+
+
+@dataclass
+class SplitScan:
+    """What one split's images and labels hold, as Ultralytics would judge them (see :func:`scan_split`)."""
+
+    images: int = 0
+    unreadable: int = 0
+    bad_labels: int = 0
+    unlabelled: int = 0
+    first: str = ""  # the first problem found, for the error message
+    max_class: int = -1  # the largest class id in any label file
+    over_names: int = 0  # label files with a class id beyond the yaml's names
+    over_example: str = ""
+    candidates: list[tuple[str, str]] = field(default_factory=list)  # (image, label) pairs that passed
+
+    @property
+    def dropped(self) -> int:
+        return self.unreadable + self.bad_labels
+
+
+def _max_class(lb: str) -> int:
+    """The largest class id in a label file (first column), -1 when none parses (the verifier says why)."""
+    ids = []
+    try:
+        with open(lb, encoding="utf-8-sig") as f:
+            for line in f:
+                if tok := line.split()[:1]:
+                    ids.append(int(float(tok[0])))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return -1
+    return max(ids, default=-1)
+
+
+def scan_split(images: list[str], nc: int, need_labels: bool, single_cls: bool) -> SplitScan:
+    """Read every image header and every label file of a split, the way Ultralytics' cache step will.
+
+    Images get :func:`_prescreen`; labels get Ultralytics' own ``verify_image_label`` against a small stand-in
+    image (in a temporary folder), so exactly its label rules apply and no image is decoded twice. About 0.2 ms an
+    image on a 2-core machine: 20 s for COCO's 118k training images.
+    """
+    import tempfile
+
+    from PIL import Image
+    from ultralytics.data.utils import img2label_paths, verify_image_label
+
+    scan = SplitScan(images=len(images))
+    with tempfile.TemporaryDirectory(prefix="alwa-yolo-check-") as tmp:
+        standin = str(Path(tmp) / "standin.png")
+        Image.new("RGB", (32, 32)).save(standin)
+        for im, lb in zip(images, img2label_paths(images)):
+            if not os.path.isfile(lb):
+                scan.unlabelled += 1  # background to Ultralytics; a problem only if no image has labels
+                if need_labels:
+                    continue
+            elif not single_cls and (top := _max_class(lb)) >= 0:
+                scan.max_class = max(scan.max_class, top)
+                if top >= nc:
+                    scan.over_names += 1
+                    scan.over_example = scan.over_example or lb
+            if _prescreen(im) == "unreadable":
+                scan.unreadable += 1
+                scan.first = scan.first or f"{im}: not an image Pillow can read"
+                continue
+            if os.path.isfile(lb):
+                *_, bad, msg = verify_image_label((standin, lb, "", False, nc, 0, 0, single_cls))
+                if bad:
+                    scan.bad_labels += 1
+                    scan.first = scan.first or " ".join(msg.replace(standin, im).split())
+                    continue
+            scan.candidates.append((im, lb))
+    return scan
+
+
+def _usable(im: str, lb: str, nc: int, single_cls: bool) -> bool:
+    """Ultralytics' full check of one image and its label (a JPEG it would repair counts as usable: verifying it
+    would rewrite the file)."""
+    from ultralytics.data.utils import verify_image_label
+
+    return _prescreen(im) == "repair" or not verify_image_label((im, lb, "", False, nc, 0, 0, single_cls))[-2]
+
+
 def check_dataset_usable(
     data: str | Path,
     splits: Sequence[str] = ("train", "val"),
     need_labels: Sequence[str] = (),
     single_cls: bool = False,
 ) -> None:
-    """Refuse a split that Ultralytics would refuse only after creating the run folder: no images, or not one
-    image that is readable and (where labels are needed) has a valid label file.
+    """Refuse a split that Ultralytics would refuse only after creating the run folder (no images, or not one
+    usable image with its label), or train on a fraction of (class ids beyond the yaml's names, or a quarter or
+    more of its images dropped, :data:`DROP_SHARE`).
 
-    Each image is checked with Ultralytics' own ``verify_image_label`` (after :func:`_prescreen`, so it writes
-    nothing), in order, until the first
-    usable one, so a good dataset costs one image; only a broken one is read in full. Broken files among good
-    ones are left to Ultralytics, which skips each with a warning naming it.
+    Every image header and label file is read (:func:`scan_split`); the first image that passes is then checked
+    in full with Ultralytics' ``verify_image_label``. Broken files among good ones are left to Ultralytics,
+    which skips each with a warning naming it.
 
     Args:
         data: the resolved dataset yaml.
@@ -356,9 +443,9 @@ def check_dataset_usable(
         single_cls: Ultralytics' ``single_cls``: any class id is then valid.
 
     Raises:
-        UserError: naming the split, its folder, how many images were looked at and the first problem found.
+        UserError: naming the split, its folder, the counts and the first problem found.
     """
-    from ultralytics.data.utils import img2label_paths, verify_image_label
+    from ultralytics.data.utils import img2label_paths
 
     file = Path(data)
     spec = load_data_yaml(file)
@@ -377,34 +464,34 @@ def check_dataset_usable(
                 f"dataset images not found: {where} resolves to {folders}, which holds no image files. Put the "
                 "images there (jpg, png, ...), or point the yaml at the folder that has them."
             )
-        corrupt, unlabelled, first = 0, 0, ""
-        for im, lb in zip(images, img2label_paths(images)):
-            if split in need_labels and not os.path.isfile(lb):  # no need to read the image
-                unlabelled += 1
-                continue
-            screen = _prescreen(im)
-            if screen == "unreadable":
-                corrupt += 1
-                first = first or f"{im}: not an image Pillow can read"
-                continue
-            if screen == "repair":  # a truncated JPEG, which training repairs: usable
-                break
-            *_, bad, msg = verify_image_label((im, lb, "", False, nc, 0, 0, single_cls))
-            if not bad:
-                break
-            corrupt += 1
-            first = first or msg
-        else:
+        scan = scan_split(images, nc, need_labels=split in need_labels, single_cls=single_cls)
+        if scan.over_names:
+            raise UserError(
+                f"the labels of {where} use class ids up to {scan.max_class}, but the yaml names {nc} classes "
+                f"(ids 0-{nc - 1}): {scan.over_names} of {len(images)} label files have a larger id (e.g. "
+                f"'{scan.over_example}'), and Ultralytics would drop each of those images. Add the missing classes "
+                f"to 'names:' in '{file}', or fix the labels' class ids."
+            )
+        if not any(_usable(im, lb, nc, single_cls) for im, lb in scan.candidates):
             example = img2label_paths(images[:1])[0]
-            if not corrupt:
+            if not scan.dropped and not scan.candidates:
                 raise UserError(
                     f"no label files for the {len(images)} images of {where}: Ultralytics looks for each "
                     f"image's labels at the same path under 'labels/' with a .txt suffix (e.g. '{example}'). "
                     "Convert or copy the labels there (python -m alwa_yolo.data voc|coco converts VOC and COCO)."
                 )
-            also = f", and {unlabelled} have no label file (e.g. '{example}')" if unlabelled else ""
+            bad = scan.dropped + len(scan.candidates)
+            also = f", and {scan.unlabelled} have no label file (e.g. '{example}')" if scan.unlabelled else ""
+            first = scan.first or "an image Ultralytics' verifier rejects"
             raise UserError(
-                f"no usable image in {where}: {corrupt} of {len(images)} images are unreadable or have invalid "
-                f"labels{also}. The first: {' '.join(first.split())}. Fix or replace the files (Ultralytics skips "
+                f"no usable image in {where}: {bad} of {len(images)} images are unreadable or have invalid "
+                f"labels{also}. The first: {first}. Fix or replace the files (Ultralytics skips "
                 "bad images with a warning, but needs at least one good image with its label)."
+            )
+        if scan.dropped >= DROP_SHARE * len(images):
+            raise UserError(
+                f"{scan.dropped} of {len(images)} images of {where} would be dropped ({scan.unreadable} unreadable, "
+                f"{scan.bad_labels} with labels Ultralytics rejects), {scan.dropped / len(images):.0%}: training "
+                f"would go on with the rest. The first: {scan.first}. Fix the files or the yaml; alwa-yolo stops "
+                f"when a quarter or more of a split would be dropped."
             )

@@ -467,9 +467,9 @@ def convert_voc(
 
     Returns:
         A summary: ``images``, ``objects``, ``skipped`` (total) and its parts ``skipped_difficult``,
-        ``skipped_unknown``, ``skipped_degenerate`` (nothing left inside the image), ``skipped_duplicate`` (the same class and box again
-        in one image), ``clipped``, ``empty_images``,
-        ``per_class`` (name -> kept objects), ``splits`` (``<split><year>`` -> images), ``skipped_splits``, ``dst``.
+        ``skipped_unknown``, ``skipped_degenerate`` (nothing left inside the image), ``skipped_duplicate`` (the same
+        class and box again in one image), ``clipped``, ``empty_images``, ``per_class`` (name -> kept objects),
+        ``splits`` (``<split><year>`` -> images), ``skipped_splits``, ``dst``.
 
     Raises:
         InputNotFoundError: missing ``src``, annotation or image.
