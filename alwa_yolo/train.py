@@ -31,7 +31,6 @@ from alwa_yolo.cli import (
     native_imgsz,
     parse_extra,
     planned_run_dir,
-    pt_alias,
     remove_failed_start,
     repo_path,
     run_cli,
@@ -50,17 +49,12 @@ SETUP_ERRORS = (ValueError, TypeError, SyntaxError, KeyError, FileNotFoundError,
 """What Ultralytics raises about its input while a run starts (dataset yaml, device, image folders, labels)."""
 
 
-def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line: only the flags given appear in the result (defaults are applied by
-    :func:`overrides_from`, below a ``--hyp`` file); trailing ``key=value`` tokens are kept in ``opt.extra``."""
-    parser = Parser(
-        prog="train.py",
-        description="Train a YOLO detector or segmenter with adaptively weighted loss terms (Ultralytics inside).",
-        epilog="Any other Ultralytics training argument can follow as key=value, e.g. lr0=0.005 mosaic=0.",
-        argument_default=argparse.SUPPRESS,
-    )
+def build_parser(prog: str, description: str, keys: tuple[str, ...] | None = None, epilog: str = "") -> Parser:
+    """A parser of the options in :data:`TRAIN_OPTIONS` (those in ``keys``, or all) that have flags; only the flags
+    given appear in the result (``argparse.SUPPRESS``): defaults are applied by :func:`overrides_from`."""
+    parser = Parser(prog=prog, description=description, epilog=epilog, argument_default=argparse.SUPPRESS)
     for o in TRAIN_OPTIONS:
-        if not o.flags:
+        if not o.flags or (keys is not None and o.key not in keys):
             continue
         default = o.describe_default()
         text = (f"{o.help} (default: {default})" if default else o.help).replace("%", "%%")
@@ -71,6 +65,17 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
             parser.add_argument(*o.flags, dest=o.key, action=action, help=text)
         else:
             parser.add_argument(*o.flags, dest=dest(o.key), type=o.type, help=text)
+    return parser
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line: only the flags given appear in the result (defaults are applied by
+    :func:`overrides_from`, below a ``--hyp`` file); trailing ``key=value`` tokens are kept in ``opt.extra``."""
+    parser = build_parser(
+        prog="train.py",
+        description="Train a YOLO detector or segmenter with adaptively weighted loss terms (Ultralytics inside).",
+        epilog="Any other Ultralytics training argument can follow as key=value, e.g. lr0=0.005 mosaic=0.",
+    )
     opt, extra = parser.parse_known_args(argv)
     opt.extra = extra
     return opt
@@ -146,11 +151,12 @@ def resume_overrides(last: Path, given_args: dict[str, Any], project_given: bool
     return {**honoured, "model": str(last), "resume": str(last)}
 
 
-def overrides_from(opt: argparse.Namespace) -> dict[str, Any]:
+def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> dict[str, Any]:
     """The trainer's arguments (Ultralytics' and alwa-yolo's) from the parsed command line, checked.
 
     Nothing is written here: every check that can fail without running anything (values, files, the run folder's
-    place) runs before the dataset is generated or the trainer creates its run folder.
+    place unless ``check_run_folder`` is off, for a command that writes none) runs before the dataset is generated
+    or the trainer creates its run folder.
     """
     from alwa_yolo.options import DEFAULT_CFG
 
@@ -192,37 +198,18 @@ def overrides_from(opt: argparse.Namespace) -> dict[str, Any]:
     if args["project"] == OPTIONS["project"].default:
         project = ROOT / project  # the default lives in the repository, whatever the current folder
     args["project"] = str(project.resolve())  # Ultralytics would nest a relative project under runs/detect
-    check_writable(Path(args["project"]) / str(args["name"]), "--project (with --name)")
+    if check_run_folder:
+        check_writable(Path(args["project"]) / str(args["name"]), "--project (with --name)")
     return args
 
 
 def main(opt: argparse.Namespace) -> Path:
     """Train with parsed options and return the run folder."""
-    from alwa_yolo.model_check import check_model
+    from alwa_yolo.preflight import check_training
 
     overrides = overrides_from(opt)
-    model = overrides["model"]
     flag = "--resume" if overrides.get("resume") else "--cfg" if opt_has(opt, "cfg") else "--weights"
-    task = check_model(model, flag).task
-    if isinstance(overrides.get("pretrained"), str):  # --cfg builds the model, --weights' tensors are transferred
-        check_model(overrides["pretrained"], "--weights")
-    if overrides.get("device") is not None:  # Ultralytics checks it too, but only after a demo set is generated
-        from ultralytics.utils.torch_utils import select_device
-
-        try:
-            select_device(str(overrides["device"]), verbose=False)
-        except ValueError as e:
-            raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
-    if overrides.get("data"):  # always, except on a --resume without --data (the checkpoint's dataset is used)
-        from alwa_yolo.data.resolve import check_dataset_task, check_dataset_usable, resolve_data
-
-        check_dataset_task(overrides["data"], task, model)  # a generated set's task is read before generating it
-        data = resolve_data(overrides["data"])  # readable dataset errors before Ultralytics starts; may generate
-        splits = ("train", "val")
-        check_dataset_usable(data, splits, need_labels=splits, single_cls=bool(overrides.get("single_cls")))
-    for key in ("model", "pretrained"):  # Ultralytics loads only files named .pt
-        if isinstance(overrides.get(key), str):
-            overrides[key] = pt_alias(overrides[key])
+    task = check_training(overrides, flag)
 
     from alwa_yolo.trainer import TRAINERS
 

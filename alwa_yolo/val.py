@@ -151,27 +151,10 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     check_weights(opt.weights)
     if Path(opt.weights).suffix not in {".pt", ".pth"}:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
-    from alwa_yolo.data.resolve import (
-        check_dataset_task,
-        check_dataset_usable,
-        load_data_yaml,
-        locate_data,
-        resolve_data,
-    )
-    from alwa_yolo.model_check import check_model
+    from alwa_yolo.preflight import check_inputs
 
-    task = check_model(opt.weights).task
-    from ultralytics.utils.torch_utils import select_device
-
-    try:  # before a demo set would be generated
-        select_device(opt.device or "", verbose=False)
-    except ValueError as e:
-        raise UserError(f"Ultralytics rejected the configuration: {' '.join(str(e).split())}") from None
-    if opt.task == "test" and not load_data_yaml(locate_data(opt.data)).get("test"):
-        raise UserError(f"--task test: dataset yaml '{opt.data}' has no 'test:' split. Use --task val or add one.")
-    check_dataset_task(opt.data, task, opt.weights)  # a generated set's task is read before generating it
-    data = resolve_data(opt.data)
-    check_dataset_usable(data, (opt.task,), need_labels=() if opt.save_json else (opt.task,))
+    need = () if opt.save_json else (opt.task,)
+    task, data = check_inputs(opt.weights, opt.data, (opt.task,), need, device=opt.device or "")
     from alwa_yolo.validator import VALIDATORS
 
     args = {

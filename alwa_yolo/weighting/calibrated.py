@@ -73,6 +73,8 @@ class CalibratedALWA(WindowedWeighting):
     """
 
     name = "alwa-cal"
+    calibration_length = CALIBRATION
+    """Values of each term the calibration averages (the gain finder sets its own, :mod:`alwa_yolo.gains`)."""
     default_gains = "hyp"
     """Irrelevant to the result (the gains cancel); ``hyp`` keeps the logged loss items equal to ``fixed``'s."""
 
@@ -113,9 +115,9 @@ class CalibratedALWA(WindowedWeighting):
 
     def observe(self, terms: torch.Tensor, weighted: torch.Tensor) -> None:
         """After :data:`CALIBRATION` iterations, fill the rule's window (device ops only, until a window is read)."""
-        if self.calibrating and self.iteration == CALIBRATION:
+        if self.calibrating and self.iteration == self.calibration_length:
             self.calibrating = not self.calibrated()
-        if self.iteration > CALIBRATION:
+        if self.iteration > self.calibration_length:
             self.window.add(self.group_sums(terms * self.scale.to(terms.device, terms.dtype)))
             if self.window.count >= self.interval:
                 self.update()
@@ -124,8 +126,8 @@ class CalibratedALWA(WindowedWeighting):
         """Whether calibration can stop (one host read): every term has its values or has shown none, and each
         group has a calibrated term (a start without foreground keeps calibrating until boxes appear)."""
         counts = self.calibration_counts.cpu()
-        done = (counts >= CALIBRATION) | (counts == 0)
-        groups_done = {g for g, c in zip(self._name_groups, counts) if c >= CALIBRATION}
+        done = (counts >= self.calibration_length) | (counts == 0)
+        groups_done = {g for g, c in zip(self._name_groups, counts) if c >= self.calibration_length}
         return bool(done.all()) and groups_done == set(self._name_groups)
 
     def calibrate(self, terms: torch.Tensor) -> None:
@@ -133,7 +135,7 @@ class CalibratedALWA(WindowedWeighting):
         dev = terms.device
         tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
         raw = tie @ (terms.double() / gains)  # (names,) raw value of each name, summed over its terms
-        counted = self.calibration_counts.to(dev) < CALIBRATION
+        counted = self.calibration_counts.to(dev) < self.calibration_length
         seen = (raw > 0) & counted
         sums = self.calibration_sums.to(dev) + torch.where(seen, raw, torch.zeros_like(raw))
         counts = self.calibration_counts.to(dev) + seen.double()

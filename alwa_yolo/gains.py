@@ -1,0 +1,239 @@
+"""Find the loss gains for your model, data and box loss in seconds, as a hyp yaml stock Ultralytics reads.
+
+``alwa-cal`` finds per-term gains inside a run: over its first 16 iterations each term is divided by its own mean
+raw size, so every term starts at the same magnitude (``alwa_yolo/weighting/calibrated.py`` says why that is what
+Ultralytics' tuned gains encode). The finder runs exactly that calibration, the same strategy code, on the user's
+model and training batches, and writes the gains it found (``box``, ``cls``, ``dfl``; ``obj`` for the anchor head;
+YOLO26's l1 term is ``dfl``, as Ultralytics multiplies it) to a yaml for ``yolo train ... cfg=gains.yaml``,
+``YOLO(...).train(**yaml)`` or ``train.py --weighting fixed --hyp gains.yaml``.
+
+Design. **Forward and loss only**: no optimiser step, no weight changes, so the gains describe the model the user
+starts from, the same model, data and seed give the same gains, and the cost is a few forward passes (an
+alwa-cal run calibrates on a model that its warm-up steps are already moving). **Training batches**: the training
+dataloader, augmentation included, because those are the losses training balances. **Several chunks**: the
+calibration runs ``chunks`` times on consecutive batches (``iterations`` each, fresh state each time); the yaml
+gets the mean over chunks and the summary the spread, so a user sees whether three digits mean anything.
+benchmarks/README.md ("Gain finder") measures how many iterations suffice and what the gains are worth.
+
+Usage:
+    python -m alwa_yolo.gains --weights yolov8n.pt --data data/shapes.yaml --out gains.yaml
+    python -m alwa_yolo.gains --weights yolov8n.pt --data my.yaml --reg-loss l1 --img 640 --iterations 50
+    alwa-gains ...                                   # the same, once installed with pip install -e .
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .cli import check_writable, run_cli
+from .errors import UserError
+from .losses.weighted import TERM_GAINS
+
+
+@dataclass
+class GainEstimate:
+    """What the finder found.
+
+    Attributes:
+        gains: hyperparameter (``box``, ``cls``, ``dfl``, ``obj``) -> mean gain over the chunks.
+        spread: hyperparameter -> standard deviation over the chunks, relative to the mean (0.02 = 2 %).
+        per_chunk: each chunk's gains, by hyperparameter.
+        terms: hyperparameter -> the loss term whose gain it is.
+        unexpressed: terms whose calibrated gain no stock hyperparameter holds (segmentation's mask terms, which
+            Ultralytics multiplies by ``box``), with their mean gain.
+        iterations, chunks: batches per chunk and chunks.
+        seconds: the finder's own time (set-up included).
+        config: model, data, box loss, image size, batch.
+    """
+
+    gains: dict[str, float]
+    spread: dict[str, float]
+    per_chunk: list[dict[str, float]]
+    terms: dict[str, str]
+    unexpressed: dict[str, float] = field(default_factory=dict)
+    iterations: int = 16
+    chunks: int = 5
+    seconds: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: the gains with their spread, the cost."""
+        parts = ", ".join(f"{k} {_round(v)} (±{self.spread[k]:.0%})" for k, v in self.gains.items())
+        c = self.config
+        return (
+            f"gains for {Path(str(c.get('model'))).name} on {Path(str(c.get('data'))).name}, box loss "
+            f"{c.get('reg_loss')}: {parts}; {self.chunks} x {self.iterations} batches of {c.get('batch')}, "
+            f"{self.seconds:.0f} s"
+        )
+
+    def to_yaml(self, path: str = "gains.yaml") -> str:
+        """The hyp yaml (to be saved at ``path``): the gains as keys; as comments, what they are and how to use them."""
+        c = self.config
+        model, data, reg = c.get("model"), c.get("data"), c.get("reg_loss")
+        stock = "" if reg == "ciou" and "obj" not in self.gains else "  (stock Ultralytics trains CIoU boxes only)"
+        lines = [
+            f"# alwa-yolo gain finder: alwa-cal's calibration of {model} on {data}, box loss {reg}, imgsz "
+            f"{c.get('imgsz')}",
+            f"# {self.chunks} chunks x {self.iterations} training batches of {c.get('batch')} (forward and loss "
+            "only); spread over chunks: " + ", ".join(f"{k} {v:.1%}" for k, v in self.spread.items()),
+            f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{stock}",
+            f"# alwa-yolo: python train.py --weights {model} --data {data} --reg-loss {reg} --weighting fixed "
+            f"--hyp {path}",
+        ]
+        if self.unexpressed:
+            lines.append(
+                "# not expressible as a stock gain (Ultralytics multiplies these terms by box): "
+                + ", ".join(f"{k} {_round(v)}" for k, v in self.unexpressed.items())
+            )
+        body = yaml.safe_dump({k: _round(v) for k, v in self.gains.items()}, sort_keys=False)
+        return "\n".join(lines) + "\n" + body
+
+
+def _round(x: float) -> float:
+    """Three significant digits: the chunks' spread is rarely below 1 %."""
+    return float(f"{x:.3g}") if x and math.isfinite(x) else x
+
+
+def hyp_of_terms(names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Which term's gain each hyperparameter gets: the term named after it (``box_loss`` for ``box``), else the one
+    term Ultralytics multiplies by it (``l1_loss`` by ``dfl``); the other terms sharing a hyperparameter (the mask
+    terms, multiplied by ``box``) are returned apart, as no stock gain can hold them."""
+    owner: dict[str, str] = {}
+    for name in names:
+        key = TERM_GAINS[name]
+        if name == f"{key}_loss" or key not in owner:
+            owner[key] = name
+    rest = [n for n in names if n not in owner.values()]
+    return owner, rest
+
+
+def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5, progress: bool = True) -> GainEstimate:
+    """Run alwa-cal's calibration ``chunks`` times on ``iterations`` training batches each; no weight changes.
+
+    Args:
+        overrides: trainer arguments, as ``train.py`` builds them (``model``, ``data``, ``reg_loss``, ``imgsz``,
+            ``batch``, ``device``, ``seed``, ...; already checked). The run folder Ultralytics' trainer makes goes to
+            a temporary folder that is removed.
+        iterations: batches per chunk (alwa-cal uses 16).
+        chunks: independent calibrations, for the spread.
+        progress: show a progress bar.
+
+    Raises:
+        UserError: no chunk saw a box (the dataset's first batches have no labels).
+    """
+    import torch
+    from ultralytics.utils import TQDM
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    from .model_check import check_model
+    from .trainer import TRAINERS
+    from .weighting.calibrated import CalibratedALWA
+
+    start = time.time()
+    task = check_model(overrides["model"]).task
+    with tempfile.TemporaryDirectory(prefix="alwa-gains-") as tmp:
+        args = {**overrides, "weighting": "alwa-cal", "gains": "hyp", "project": tmp, "name": "gains",
+                "exist_ok": True, "plots": False, "val": False}  # fmt: skip
+        trainer = TRAINERS[task](overrides=args)
+        trainer.setup_model()
+        trainer.model = trainer.model.to(trainer.device)
+        trainer.set_model_attributes()
+        trainer.stride = max(int(trainer.model.stride.max()), 32)
+        loader = trainer.get_dataloader(trainer.data["train"], trainer.batch_size, rank=-1, mode="train")
+        strategy = trainer.weighting
+        assert isinstance(strategy, CalibratedALWA)
+        strategy.calibration_length = iterations
+        fresh = strategy.state_dict()
+        model = unwrap_model(trainer.model).train()
+        batches = _endless(loader)
+        per_chunk: list[dict[str, float]] = []
+        bar = TQDM(total=chunks * iterations, desc="Finding gains", disable=not progress)
+        for _ in range(chunks):
+            strategy.load_state_dict(fresh)
+            with torch.enable_grad():  # the strategy observes training iterations only; nothing steps
+                for _ in range(iterations):
+                    model(trainer.preprocess_batch(next(batches)))
+                    bar.update(1)
+            if found := strategy.calibration():
+                per_chunk.append(found)
+        bar.close()
+    if not per_chunk:
+        raise UserError(
+            f"no box in {chunks * iterations} training batches of '{overrides['data']}', so the gains cannot be "
+            "calibrated: check that the training labels hold objects, or raise --iterations."
+        )
+    owner, rest = hyp_of_terms(list(per_chunk[0]))
+    by_key = [{k: chunk[n] for k, n in owner.items()} for chunk in per_chunk]
+    gains = {k: statistics.fmean(c[k] for c in by_key) for k in owner}
+    spread = {k: (statistics.stdev(c[k] for c in by_key) / gains[k] if len(by_key) > 1 else 0.0) for k in owner}
+    unexpressed = {n: statistics.fmean(c[n] for c in per_chunk) for n in rest}
+    config = {k: overrides.get(k) for k in ("model", "data", "reg_loss", "imgsz", "batch", "seed")}
+    config["reg_loss"] = config["reg_loss"] or "ciou"
+    return GainEstimate(gains, spread, by_key, owner, unexpressed, iterations, len(per_chunk), time.time() - start,
+                        config)  # fmt: skip
+
+
+def _endless(loader):
+    """The loader's batches, epoch after epoch (a small set has fewer batches than the finder asks for)."""
+    while True:
+        yield from loader
+
+
+FINDER_KEYS = ("data", "weights", "cfg", "imgsz", "batch", "device", "workers", "hyp", "seed", "reg_loss",
+               "smoothl1_beta", "anchor_t", "autoanchor")  # fmt: skip
+"""The training options the finder takes (the rest, epochs, strategy, run folder, do not apply)."""
+
+
+def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
+    """The finder's command line: train.py's options that shape the losses, and its own."""
+    from .train import build_parser
+
+    parser = build_parser(
+        prog="python -m alwa_yolo.gains",
+        description="Find loss gains for a model, dataset and box loss: alwa-cal's calibration, forward and loss "
+        "only, written as a hyp yaml that stock Ultralytics and train.py --weighting fixed read.",
+        keys=FINDER_KEYS,
+    )
+    parser.add_argument("--iterations", type=int, default=16, help="training batches per calibration (default: 16)")
+    parser.add_argument("--chunks", type=int, default=5, help="independent calibrations, for the spread (default 5)")
+    parser.add_argument("--out", default="gains.yaml", help="the hyp yaml to write (default: gains.yaml)")
+    opt, extra = parser.parse_known_args(argv)
+    opt.extra = extra
+    return opt
+
+
+def main(opt: argparse.Namespace) -> GainEstimate:
+    """Check everything, find the gains, write the yaml, print the summary."""
+    from .options import check_value
+    from .preflight import check_training
+    from .train import overrides_from
+
+    for name, value in (("--iterations", opt.iterations), ("--chunks", opt.chunks)):
+        check_value(name, value, lambda v: None if v >= 2 else "{name} must be at least 2, got {value}")
+    out = Path(opt.out)
+    check_writable(out, "--out", folder=False)
+    overrides = overrides_from(opt, check_run_folder=False)
+    check_training(overrides)
+    estimate = find_gains(overrides, opt.iterations, opt.chunks)
+    out.write_text(estimate.to_yaml(str(out)))
+    print(f"{estimate.summary()} -> {out}")
+    return estimate
+
+
+def cli() -> None:
+    """The ``python -m alwa_yolo.gains`` / ``alwa-gains`` command: errors as one paragraph and exit status 2."""
+    sys.exit(0 if run_cli(lambda: main(parse_opt())) else 1)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,124 @@
+"""The gain finder (``python -m alwa_yolo.gains``): its yaml works in stock Ultralytics and in train.py, its gains
+agree with alwa-cal's calibration within the spread it reports, and bad input is one paragraph."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from alwa_yolo.gains import GainEstimate, hyp_of_terms
+from helpers import TRAIN_FAST, read_csv, run_script
+
+pytestmark = pytest.mark.slow
+
+FINDER_FAST = ["--device", "cpu", "--workers", "0", "--batch-size", "4"]
+
+
+@pytest.fixture(scope="module")
+def found(tiny_yaml, tmp_path_factory):
+    """The finder on the tiny set, as a user runs it: its yaml and its printed summary."""
+    out = tmp_path_factory.mktemp("gains") / "gains.yaml"
+    p = run_script("-m", "alwa_yolo.gains", "--data", str(tiny_yaml), *FINDER_FAST, "--out", str(out))
+    assert p.returncode == 0, p.stderr[-3000:]
+    return out, p.stdout
+
+
+def test_summary_and_yaml(found):
+    out, stdout = found
+    gains = yaml.safe_load(out.read_text())
+    assert set(gains) == {"box", "cls", "dfl"} and all(v > 0 for v in gains.values())
+    assert "gains for yolov8n.yaml on tiny.yaml, box loss ciou: box" in stdout and str(out) in stdout
+    assert "5 x 16 batches of 4" in stdout
+    assert f"cfg={out}" in out.read_text()  # how to use it, as a comment
+
+
+def test_yaml_passes_stock_ultralytics_config_check(found):
+    """``yolo train cfg=gains.yaml`` / ``YOLO().train(**yaml)``: Ultralytics' own checker takes every key."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
+
+    gains = yaml.safe_load(found[0].read_text())
+    cfg = get_cfg(DEFAULT_CFG_DICT, gains)
+    assert (cfg.box, cfg.cls, cfg.dfl) == (gains["box"], gains["cls"], gains["dfl"])
+
+
+def test_train_py_fixed_uses_the_found_gains(found, tiny_yaml, tmp_path):
+    """``train.py --weighting fixed --hyp gains.yaml`` trains on exactly those gains."""
+    out, _ = found
+    p = run_script("train.py", "--data", str(tiny_yaml), "--epochs", "1", "--weighting", "fixed", "--hyp", str(out),
+                   "--project", str(tmp_path), "--name", "fixed", *TRAIN_FAST)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    args = yaml.safe_load((tmp_path / "fixed" / "args.yaml").read_text())
+    gains = yaml.safe_load(out.read_text())
+    assert {k: args[k] for k in gains} == gains
+    assert len(read_csv(tmp_path / "fixed" / "results.csv")) == 1
+
+
+def test_agrees_with_alwa_cal_within_its_spread(tiny_data, tmp_path):
+    """With the model held still (a vanishing learning rate), alwa-cal's calibration in a real run and the finder's
+    estimate are two samples of the same quantity: they differ by no more than 3 of the finder's standard
+    deviations (plus 1 % for the rounding of the yaml's three digits)."""
+    from alwa_yolo.gains import find_gains
+    from alwa_yolo.trainer import ALWADetectionTrainer
+
+    still = {"lr0": 1e-12, "warmup_bias_lr": 0.0, "momentum": 0.0}
+    base = {"model": "yolov8n.yaml", "data": str(tiny_data), "imgsz": 64, "batch": 4, "device": "cpu",
+            "workers": 0, "seed": 0, **still}  # fmt: skip
+    estimate = find_gains(base, iterations=16, chunks=5, progress=False)
+    trainer = ALWADetectionTrainer(overrides={**base, "epochs": 2, "project": str(tmp_path), "name": "cal",
+                                              "plots": False, "val": False, "weighting": "alwa-cal"})  # fmt: skip
+    trainer.train()
+    calibrated = trainer.weighting.calibration()
+    for key, term in estimate.terms.items():
+        sd = estimate.spread[key] * estimate.gains[key]
+        assert abs(calibrated[term] - estimate.gains[key]) <= 3 * sd + 0.01 * estimate.gains[key], (key, calibrated)
+
+
+def test_each_hyperparameter_gets_its_own_term():
+    """box <- box_loss (not a mask term, which Ultralytics also multiplies by box); YOLO26's l1 term is dfl."""
+    assert hyp_of_terms(["box_loss", "seg_loss", "cls_loss", "dfl_loss", "sem_loss"]) == (
+        {"box": "box_loss", "cls": "cls_loss", "dfl": "dfl_loss"},
+        ["seg_loss", "sem_loss"],
+    )
+    assert hyp_of_terms(["box_loss", "cls_loss", "l1_loss"])[0] == {
+        "box": "box_loss",
+        "cls": "cls_loss",
+        "dfl": "l1_loss",
+    }
+    assert hyp_of_terms(["box_loss", "obj_loss", "cls_loss"])[0]["obj"] == "obj_loss"
+
+
+def test_yaml_notes_what_stock_gains_cannot_hold():
+    gains = {"box": 5.0, "cls": 0.5, "dfl": 1.5}
+    config = {"reg_loss": "l1", "model": "m.pt", "data": "d.yaml"}
+    e = GainEstimate(gains, dict.fromkeys(gains, 0.01), [], {}, unexpressed={"seg_loss": 12.3}, config=config)
+    text = e.to_yaml("g.yaml")
+    assert "seg_loss 12.3" in text and "stock Ultralytics trains CIoU boxes only" in text
+    assert yaml.safe_load(text) == {"box": 5.0, "cls": 0.5, "dfl": 1.5}
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--iterations", "1"], "--iterations must be at least 2"),
+        (["--chunks", "0"], "--chunks must be at least 2"),
+        (["--data", "nope.yaml"], "nope.yaml"),
+        (["--weights", "missing.pt"], "missing.pt"),
+        (["--reg-loss", "bogus"], "'bogus'"),
+        (["--epochs", "3"], "--epochs"),
+        (["--out", "{file}/gains.yaml"], "cannot be created"),
+    ],
+    ids=["iterations", "chunks", "data", "weights", "reg-loss", "unknown flag", "out under a file"],
+)
+def test_bad_input_is_one_paragraph(argv, says, tmp_path):
+    """Exit 2, one ``error:`` line, no traceback, nothing written (not even the demo set's cache)."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cache = tmp_path / "cache"
+    argv = [a.replace("{file}", str(blocker)) for a in argv]
+    out = ["--out", str(tmp_path / "g.yaml")] if "--out" not in argv else []
+    p = run_script("-m", "alwa_yolo.gains", *argv, *out, env={"ALWA_YOLO_CACHE": str(cache)})
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr + p.stdout
+    lines = p.stderr.strip().splitlines()
+    assert lines[-1].startswith("error:") and says in lines[-1], lines[-1]
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["file"]
