@@ -1,0 +1,149 @@
+"""The gain finder (``python -m alwa_yolo.gains``): how stable its gains are, what they are worth, what they cost.
+
+Stages (each resumable: a finished part's result file is reused):
+
+- ``stability``: the gains found on the demo set, the hard set and (with ``--bccd``) BCCD from the COCO-derived
+  checkpoint, for seeds 0, 1, 2 at 16 iterations (5 chunks each), and at 50 and 200 iterations (seed 0), CIoU and L1.
+  Writes ``stability.md`` / ``stability.json``, with the seconds each took.
+- ``value``: ``fixed`` trained from the found gains (seed 0, 16 iterations) with the same sweep settings as the
+  reference rows it is paired with (``scratch-shapes`` / ``scratch-hard``: 20 epochs from scratch, CIoU / L1 /
+  SmoothL1; ``yolo26n-shapes``; ``robustness-cls``: 10 epochs, 2 seeds, where Ultralytics' cls gain was mis-set,
+  which the finder divides out), 3 seeds unless the reference has fewer. Writes ``value.md``: per configuration
+  the found gains, mAP50-95 of fixed (Ultralytics' gains), fixed (found gains) and alwa-cal, paired per seed.
+
+Usage:
+    python benchmarks/gain_finder.py stability --bccd benchmarks/datasets/BCCD/BCCD.yaml
+    python benchmarks/gain_finder.py value --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from sweep import verdict  # noqa: E402
+
+R = HERE / "results"
+OUT = R / "gain-finder"
+PRETRAINED = HERE / "weights" / "yolov8n-coco-smartrail.pt"
+
+REGS = ["ciou", "l1", "smoothl1"]
+VALUE = [
+    # (name, reference sweep folder, sweep arguments, reg losses, seeds)
+    ("shapes", "scratch-shapes", ["--data", "data/shapes.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
+    ("hard", "scratch-hard", ["--data", "data/shapes-hard.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
+    ("yolo26n", "yolo26n-shapes", ["--data", "data/shapes.yaml", "--model", "yolo26n.yaml", "--epochs", "20",
+                                   "--extra", "val=False"], ["ciou"], [0, 1, 2]),
+]  # fmt: skip
+"""The configurations whose fixed / alwa-cal rows exist already (deterministic per seed) and are paired with."""
+
+
+def finder(data: str, model: str, reg: str, imgsz: int, batch: int, seed: int, iterations: int, chunks: int) -> dict:
+    """One finder run in-process (the same function the command calls), as a JSON-able dict."""
+    from alwa_yolo.data.resolve import resolve_data
+    from alwa_yolo.gains import find_gains
+
+    overrides = {"model": model, "data": str(resolve_data(data)), "reg_loss": reg, "imgsz": imgsz, "batch": batch,
+                 "device": "cpu", "workers": 0, "seed": seed}  # fmt: skip
+    e = find_gains(overrides, iterations=iterations, chunks=chunks, progress=False)
+    return {"gains": e.gains, "spread": e.spread, "seconds": e.seconds, "iterations": iterations, "chunks": e.chunks,
+            "seed": seed, "reg_loss": reg, "data": data, "model": model}  # fmt: skip
+
+
+def stability(opt: argparse.Namespace) -> None:
+    sets = [("demo", "data/shapes.yaml", "yolov8n.yaml", 128, 16), ("hard", "data/shapes-hard.yaml", "yolov8n.yaml",
+            128, 16)]  # fmt: skip
+    if opt.bccd:
+        sets.append(("BCCD", opt.bccd, str(PRETRAINED), 320, 8))
+    path = OUT / "stability.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    done = {(r["set"], r["reg_loss"], r["seed"], r["iterations"]) for r in rows}
+    plan = [(s, reg, seed, 16, 5) for s in sets for reg in ("ciou", "l1") for seed in (0, 1, 2)]
+    plan += [(s, reg, 0, it, ch) for s in sets for reg in ("ciou", "l1") for it, ch in ((50, 5), (200, 2))]
+    for (name, data, model, imgsz, batch), reg, seed, it, ch in plan:
+        if (name, reg, seed, it) in done:
+            continue
+        print(f"--> {name} {reg} seed {seed} {it} x {ch}", flush=True)
+        rows.append({"set": name, **finder(data, model, reg, imgsz, batch, seed, it, ch)})
+        OUT.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows, indent=1))
+    lines = ["| set | box loss | seed | iterations x chunks | box | cls | dfl | spread (box / cls / dfl) | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for r in sorted(rows, key=lambda r: (r["set"], r["reg_loss"], r["iterations"], r["seed"])):
+        g, s = r["gains"], r["spread"]
+        lines.append(f"| {r['set']} | {r['reg_loss']} | {r['seed']} | {r['iterations']} x {r['chunks']} | "
+                     f"{g['box']:.3g} | {g['cls']:.3g} | {g['dfl']:.3g} | {s['box']:.1%} / {s['cls']:.1%} / "
+                     f"{s['dfl']:.1%} | {r['seconds']:.0f} |")  # fmt: skip
+    cmd = "python benchmarks/gain_finder.py stability" + (f" --bccd {opt.bccd}" if opt.bccd else "")
+    (OUT / "stability.md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def reference(folder: str, reg: str, weighting: str) -> dict[int, float]:
+    """seed -> final mAP50-95 of a reference sweep's rows (unscaled gains)."""
+    rows = json.loads((R / folder / "results.json").read_text())
+    return {r["config"]["seed"]: r["mAP50-95"] for r in rows if r["config"]["reg_loss"] == reg
+            and r["config"]["weighting"] == weighting and not r["config"].get("_scale")}  # fmt: skip
+
+
+def value(opt: argparse.Namespace) -> None:
+    lines = ["| configuration | found gains (box / cls / dfl) | fixed, Ultralytics' gains | fixed, found gains | "
+             "paired diff (per seed) | verdict | alwa-cal | found - alwa-cal (per seed) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name, ref, args, regs, seeds in VALUE:
+        model = args[args.index("--model") + 1] if "--model" in args else "yolov8n.yaml"
+        data = args[args.index("--data") + 1]
+        for reg in regs:
+            out = OUT / "value" / f"{name}-{reg}"
+            gains_file = out / "gains.json"
+            if not gains_file.exists():
+                out.mkdir(parents=True, exist_ok=True)
+                gains_file.write_text(json.dumps(finder(data, model, reg, 128, 16, 0, 16, 5)))
+            gains = json.loads(gains_file.read_text())["gains"]
+            extra = [f"{k}={v:.3g}" for k, v in gains.items()]
+            cmd = [sys.executable, str(HERE / "sweep.py"), *args, "--reg-losses", reg, "--weightings", "fixed",
+                   "--seeds", *map(str, seeds), "--jobs", str(opt.jobs), "--out", str(out)]  # fmt: skip
+            if "--extra" in cmd:
+                cmd[cmd.index("--extra") + 1 : cmd.index("--extra") + 1] = extra
+            else:
+                cmd += ["--extra", *extra]
+            subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "YOLO_OFFLINE": "1"})
+            found = {r["config"]["seed"]: r["mAP50-95"] for r in json.loads((out / "results.json").read_text())}
+            base, cal = reference(ref, reg, "fixed"), reference(ref, reg, "alwa-cal")
+            common = sorted(set(found) & set(base) & set(cal))
+            f, b, c = (np.array([d[s] for s in common]) for d in (found, base, cal))
+            d1, d2 = f - b, f - c
+            lines.append(
+                f"| {name} {reg} | {gains['box']:.3g} / {gains['cls']:.3g} / {gains['dfl']:.3g} | {b.mean():.3f} ± "
+                f"{b.std(ddof=1):.3f} | {f.mean():.3f} ± {f.std(ddof=1):.3f} | {d1.mean():+.3f} ("
+                + " ".join(f"{x:+.3f}" for x in d1)
+                + f") | {verdict(d1, b.std(ddof=1))} | {c.mean():.3f} | "
+                f"{d2.mean():+.3f} (" + " ".join(f"{x:+.3f}" for x in d2) + f") {verdict(d2, c.std(ddof=1))} |"
+            )
+    (OUT / "value.md").write_text("Command: `python benchmarks/gain_finder.py value`\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=("stability", "value"))
+    parser.add_argument("--bccd", default="", help="BCCD's converted yaml (benchmarks/bccd_prepare.py), optional")
+    parser.add_argument("--jobs", type=int, default=1)
+    opt = parser.parse_args(argv)
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    stability(opt) if opt.stage == "stability" else value(opt)
+
+
+if __name__ == "__main__":
+    main()
