@@ -1,7 +1,7 @@
 """alwa-yolo: YOLO training on Ultralytics with loss weights set by ALWA instead of by hand.
 
 ALWA is "Adaptive Loss Weight Adjustment" from "Revisiting the Loss Weight Adjustment in Object Detection"
-(Yu et al., 2021). See README.md and shared/ALWA.md.
+(Yu et al., 2021). See README.md and docs/ALWA.md.
 """
 
 __version__ = "0.1.0"

@@ -874,6 +874,7 @@ def test_read_only_folders_as_any_user(script, argv, says, shared, tmp_path, mon
     assert listing(w.watched()) == before
 
 
+@pytest.mark.slow
 def test_broken_labels_and_images_are_skipped_with_their_names(tiny_data, tmp_path):
     """Ultralytics' own skip-and-warn for a few broken files among good ones (under ``resolve.DROP_SHARE``): an
     out-of-range box, a malformed line and an unreadable image, each named, and training goes on. (A class id
@@ -907,6 +908,7 @@ def test_broken_labels_and_images_are_skipped_with_their_names(tiny_data, tmp_pa
     assert (tmp_path / "b" / "weights" / "best.pt").is_file()
 
 
+@pytest.mark.slow
 def test_pth_checkpoint_trains_and_validates(tiny_data, tmp_path, capfd):
     """A real checkpoint named .pth works in both scripts (Ultralytics' loaders accept only the .pt suffix)."""
     import train
@@ -957,6 +959,7 @@ def test_hyp_file_beats_defaults_and_loses_to_flags(tiny_data, tmp_path):
     assert list(tmp_path.iterdir()) == [hyp]  # overrides_from writes nothing
 
 
+@pytest.mark.slow
 def test_resume_honours_safe_flags_and_names_the_others(tiny_data, tmp_path, caplog):
     """An interrupted run resumed with flags: --batch-size is honoured; --weighting and --epochs are ignored with one
     warning line that names them and says why; Ultralytics' own warning does not repeat them."""

@@ -26,6 +26,7 @@ def test_every_flag_is_in_the_help():
             assert flag in text, flag
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="tomllib")
 @pytest.mark.parametrize("script", ["train", "val"])
 def test_installed_commands_are_the_scripts(script):

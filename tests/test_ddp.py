@@ -31,7 +31,10 @@ TERM_GROUPS = ("reg", "cls", "reg")
 CAL_STEPS = CALIBRATION + 2 * INTERVAL + 2  # alwa-cal: calibration, two windows, an open one
 UW_STEPS = 3
 
-pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
+pytestmark = [
+    pytest.mark.slow,  # spawns gloo process groups
+    pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available"),
+]
 
 
 def rank_terms(rank: int, steps: int = STEPS) -> np.ndarray:

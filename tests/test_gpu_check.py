@@ -176,6 +176,7 @@ def test_uw_log_variance_gradients_stay_finite_under_autocast(device, dtype):
 
 
 # --- the GPU check script's dry run ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_gpu_check_dry_run_passes_on_the_cpu(tmp_path):
     """``python benchmarks/gpu_check.py --dry-run``: every check that needs no CUDA, shrunk, passes; the table
     names each check and its result, and ``--out`` writes it as markdown."""

@@ -11,6 +11,8 @@ import torch
 
 from helpers import ROOT, TRAIN_FAST, read_csv, run_script
 
+pytestmark = pytest.mark.slow  # every test here trains, or validates what the module's run trained
+
 
 @pytest.fixture(scope="module")
 def trained(tiny_yaml, tmp_path_factory):

@@ -1,4 +1,4 @@
-"""The weighting strategies against a numpy oracle written from shared/ALWA.md (the authors' released rule)."""
+"""The weighting strategies against a numpy oracle written from docs/ALWA.md (the authors' released rule)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ GROUPS = ("reg", "cls", "reg")  # Ultralytics' order: box, cls, dfl
 
 
 def oracle(cls: np.ndarray, reg: np.ndarray, interval: int, variant: str):
-    """The released ALWA rule, written from ALWA.md in plain numpy.
+    """The released ALWA rule, written from docs/ALWA.md in plain numpy.
 
     Returns the classification weight in force at each iteration and the list of updates
     (iteration, S_C, S_R, w_C after).
@@ -93,7 +93,7 @@ def test_oracle_cases_exercise_both_branches():
 
 @pytest.mark.parametrize("variant", ["alwa1", "alwa2"])
 def test_no_change_when_classification_is_steadier(variant):
-    """S_C <= S_R: the released rule leaves w_cls at 1 (ALWA.md: a silent no-op on Ultralytics' gains)."""
+    """S_C <= S_R: the released rule leaves w_cls at 1 (docs/ALWA.md: a silent no-op on Ultralytics' gains)."""
     rng = np.random.default_rng(3)
     n = 40
     terms = np.stack([1 + rng.uniform(0, 2, n), 0.5 + 0.01 * rng.uniform(0, 1, n), 1 + rng.uniform(0, 2, n)], 1)

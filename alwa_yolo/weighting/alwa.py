@@ -1,7 +1,7 @@
 """ALWA as the authors released it (``alwa2``, ``alwa1``), and on unweighted statistics (``alwa2-raw``).
 
 "Revisiting the Loss Weight Adjustment in Object Detection" (Yu, Shen, Hu, Yin, 2021, arXiv 2103.09488); the rule
-is the one in the authors' mmdetection code (``shared/ALWA.md``): every ``interval`` iterations, with ``S`` the sample
+is the one in the authors' mmdetection code (``docs/ALWA.md``): every ``interval`` iterations, with ``S`` the sample
 std (ddof=1) of the *weighted* group losses ``w_g * sum_k g_k L_k`` in the window, if ``S_cls > S_reg`` set
 ``w_cls = S_reg / S_cls``. ``w_reg`` never changes and the weight is set, not multiplied.
 
@@ -70,7 +70,7 @@ class ALWA2Raw(ALWA):
     """ALWA on unweighted group statistics: ``w_cls = min(1, S_reg / S_cls)`` with ``S`` from ``sum g_k L_k``.
 
     The released rule logs weighted losses, so a converged weight ``w*`` is reset to about 1 as soon as noise makes
-    the weighted ``S_cls`` exceed ``S_reg`` again (``shared/ALWA.md``). Measuring the raw group losses removes that
+    the weighted ``S_cls`` exceed ``S_reg`` again (``docs/ALWA.md``). Measuring the raw group losses removes that
     feedback: the weight tracks the current std ratio and can rise back towards 1 as well as fall.
     """
 
