@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--adaptive", nargs="*", default=[], help="run folders (with summary.json) to compare")
     parser.add_argument("--out", default="benchmarks/results/tune")
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--retrain-seeds", type=int, nargs="*", default=[],
+                        help="re-train the best trial's gains with these seeds (fixed, val at the last epoch only): "
+                        "the best of N noisy trials is biased upwards")  # fmt: skip
     opt = parser.parse_args(argv)
     out = Path(opt.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -74,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         c = s["config"]
         lines.append(f"- one `{c['weighting']}` run (seed {c['seed']}, gains {c.get('gains')}): mAP50-95 "
                      f"{s['mAP50-95']:.3f} after {s['iterations']} iterations")  # fmt: skip
+    if opt.retrain_seeds and trials:
+        lines += ["", *retrain(opt, out, max(trials, key=lambda t: t[1]), adaptive, it, len(trials))]
     (out / "tune.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -94,6 +99,33 @@ def main(argv: list[str] | None = None) -> None:
     ax.legend(fontsize=8)
     fig.savefig(out / "tune.png", dpi=120)
     plt.close(fig)
+
+
+def retrain(opt: argparse.Namespace, out: Path, best: tuple[dict, float], adaptive: list[dict], it: int, n: int):
+    """Train ``fixed`` from the best trial's gains with fresh seeds (``sweep.py``, resumable); the report lines."""
+    import subprocess
+
+    import numpy as np
+
+    hyp, found = best
+    gains = [f"{k}={hyp[k]:.6g}" for k in SPACE]
+    cmd = [sys.executable, str(Path(__file__).parent / "sweep.py"), "--data", opt.data, "--model", opt.model,
+           "--img", str(opt.img), "--batch", str(opt.batch), "--epochs", str(opt.epochs), "--device", opt.device,
+           "--weightings", "fixed", "--reg-losses", "ciou", "--seeds", *map(str, opt.retrain_seeds), "--jobs", "2",
+           "--extra", "val=False", *gains, "--out", str(out / "retrain")]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    runs = json.loads((out / "retrain" / "results.json").read_text())
+    again = np.array([r["mAP50-95"] for r in runs])
+    ada = np.array([s["mAP50-95"] for s in adaptive])
+    lines = [
+        f"Best trial: {', '.join(gains)}: mAP50-95 {found:.3f} in the search; re-trained with seeds "
+        f"{' '.join(map(str, opt.retrain_seeds))}: {again.mean():.3f} ± {again.std(ddof=1):.3f} "
+        f"({' '.join(f'{x:.3f}' for x in again)}), {n} trials = {n * it} training iterations.",
+    ]
+    if len(ada):
+        lines.append(f"The adaptive runs above: {ada.mean():.3f} ± {ada.std(ddof=1) if len(ada) > 1 else 0:.3f}, "
+                     f"{it} training iterations each (1/{n} of the search).")  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":
