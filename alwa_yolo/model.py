@@ -25,15 +25,29 @@ def is_end2end(model: torch.nn.Module) -> bool:
 
 
 class ALWAModelMixin:
-    """What the weighted models share: the stock class they are saved as."""
+    """What the weighted models share: the run's strategy they hand to every criterion, and the stock class they
+    are saved as.
+
+    Attributes:
+        loss_weighting: the trainer's strategy (set in ``set_model_attributes``); every criterion this model builds
+            takes it (:func:`~alwa_yolo.losses.weighted.shared_weighting`). Never saved with the model: the
+            checkpoint holds its state as ``alwa_state`` instead.
+    """
 
     stock_class: type[DetectionModel] = DetectionModel
+    loss_weighting = None
 
     def for_checkpoint(self) -> DetectionModel:
         """A shallow copy of this model as its stock Ultralytics class, sharing its tensors, for checkpoints."""
-        stock = copy.copy(self)
+        stock = self.without_strategy()
         stock.__class__ = self.stock_class
         return stock
+
+    def without_strategy(self) -> DetectionModel:
+        """A shallow copy sharing every tensor, without the run's strategy (which stock Ultralytics cannot load)."""
+        saved = copy.copy(self)
+        saved.__dict__.pop("loss_weighting", None)
+        return saved
 
 
 class ALWADetectionModel(ALWAModelMixin, DetectionModel):

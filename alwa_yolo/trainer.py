@@ -7,8 +7,10 @@ They override only named hooks of ``DetectionTrainer`` / ``SegmentationTrainer``
 - ``get_model``: the weighted model (anchor-free, anchor-based, end-to-end, segmentation);
 - ``get_dataset``: generates the built-in demo sets before Ultralytics checks the yaml;
 - ``get_validator``: the stock validator, handed only Ultralytics' own arguments;
+- ``set_model_attributes``: builds the run's one strategy (:attr:`weighting`), which the model hands to every
+  criterion it builds;
 - ``build_optimizer`` / ``set_class_weights``: a learned strategy's parameters join the optimiser, and the
-  criterion is (re)built after Ultralytics sets the class weights, so ``cls_pw`` is honoured;
+  criterion is rebuilt after Ultralytics sets the class weights, so ``cls_pw`` is honoured;
 - ``save_metrics``: the weights join the epoch's metrics, so ``results.csv`` and every logger records them;
 - ``save_model`` / ``final_eval``: checkpoints hold the plain Ultralytics model (the anchor model keeps its class)
   and the weighting state as a top-level ``alwa_state`` key, and every checkpoint file appears complete in one
@@ -43,7 +45,7 @@ from .faults import kill_point
 from .model import ALWADetectionModel, ALWAModelMixin, ALWASegmentationModel
 from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_options
 from .weight_log import WeightLog
-from .weighting import WEIGHTINGS, LossWeighting
+from .weighting import LossWeighting
 
 STATE_KEY = "alwa_state"
 """Top-level checkpoint key holding the weighting state (strategy, weights, open window, update history)."""
@@ -90,43 +92,43 @@ class ALWATrainerMixin:
         args = {k: v for k, v in vars(self.args).items() if k not in ALWA_DEFAULTS}
         return self.validator_class(self.test_loader, save_dir=self.save_dir, args=args, _callbacks=self.callbacks)
 
-    # --- the criterion and its strategy -------------------------------------------------------------------------
-    @property
-    def weighting(self) -> LossWeighting:
-        """The training criterion's weighting strategy (building the criterion if no loss has run yet)."""
+    # --- the run's strategy -----------------------------------------------------------------------------------
+    weighting: LossWeighting | None = None
+    """The run's strategy, built once in :meth:`set_model_attributes`; every criterion the model builds uses it."""
+
+    def set_model_attributes(self) -> None:
+        """Ultralytics' model attributes (``nc``, ``names``, ``args``), then the run's strategy.
+
+        The model's first criterion builds it, from the resolved options and the terms that criterion has; the
+        model then carries it as ``loss_weighting``, so every criterion built later (after the class weights, on a
+        resumed end-to-end head) takes the same object: one strategy, whose state the checkpoints hold.
+        """
+        super().set_model_attributes()
         model = unwrap_model(self.model)
-        if getattr(model, "criterion", None) is None:
-            model.criterion = model.init_criterion()
-        return model.criterion.weighting
+        model.loss_weighting = None
+        model.criterion = model.init_criterion()
+        self.weighting = model.loss_weighting = model.criterion.weighting
 
     @property
     def weighting_options(self) -> dict[str, Any]:
         """The alwa-yolo options the criterion resolved (``gains`` no longer ``auto``)."""
-        self.weighting  # noqa: B018  (builds the criterion if needed)
         return unwrap_model(self.model).criterion.options
 
     def build_optimizer(self, model: torch.nn.Module, *args: Any, **kwargs: Any):
         """Ultralytics' optimiser, plus a group for a learned strategy's parameters (uncertainty weighting's)."""
         optimizer = super().build_optimizer(model, *args, **kwargs)
-        if WEIGHTINGS[self.args.weighting].learnable:
+        if self.weighting.learnable:
             optimizer.add_param_group(
                 {"params": self.weighting.parameters(), "weight_decay": 0.0, "param_group": "weighting"}
             )
         return optimizer
 
     def set_class_weights(self) -> None:
-        """Set Ultralytics' class weights, then rebuild a criterion built before them, keeping its strategy."""
+        """Set Ultralytics' class weights, then rebuild the criterion so that it reads them (``cls_pw``); the new
+        criterion takes the run's strategy from the model."""
         super().set_class_weights()
-        self._rebuild_criterion()
-
-    def _rebuild_criterion(self) -> None:
-        """Give the model a fresh criterion (reading the model's current attributes) with the same strategy object,
-        so a learned strategy's parameters stay the ones the optimiser updates."""
         model = unwrap_model(self.model)
-        old = getattr(model, "criterion", None)
-        if old is not None:
-            model.criterion = model.init_criterion()
-            model.criterion.weighting = old.weighting
+        model.criterion = model.init_criterion()
 
     # --- logging and checkpoints --------------------------------------------------------------------------------
     def save_metrics(self, metrics: dict) -> None:
@@ -177,13 +179,9 @@ class ALWATrainerMixin:
         )
 
     def resume_training(self, ckpt: dict | None) -> None:
-        """Resume as Ultralytics does; it rebuilds end-to-end criteria, so hand the restored strategy to the new one."""
-        model = unwrap_model(self.model)
-        before = getattr(model, "criterion", None)
+        """Resume as Ultralytics does (its rebuilt end-to-end criteria take the run's strategy from the model), then
+        cut ``results.csv`` back to the epochs the checkpoint holds."""
         super().resume_training(ckpt)
-        after = getattr(model, "criterion", None)
-        if before is not None and after is not before:
-            after.weighting = before.weighting
         if ckpt and self.resume and RANK in {-1, 0}:
             trim_results_csv(self.csv, last_epoch=self.start_epoch)
 

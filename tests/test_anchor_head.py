@@ -52,7 +52,13 @@ def test_model_builds_with_strides_anchors_and_priors(model):
     assert torch.allclose(b[:, 5:], torch.tensor(math.log(0.6 / (3 - 0.99))))
     assert is_anchor_cfg(ANCHOR_YAML) and is_anchor_cfg(model.yaml) and not is_anchor_cfg("yolov8n.yaml")
     assert not is_anchor_cfg("x.pt") and not is_anchor_cfg(None)
-    assert model.for_checkpoint() is model  # anchor checkpoints keep their class
+    model.loss_weighting = object()  # the run's strategy, which the trainer gives the model
+    try:
+        saved = model.for_checkpoint()
+        assert type(saved) is AnchorDetectionModel and saved.model is model.model  # the class kept, tensors shared
+        assert saved.loss_weighting is None and model.loss_weighting is not None  # the strategy is not saved
+    finally:
+        del model.loss_weighting
 
 
 @pytest.mark.parametrize("hw", [(64, 64), (96, 128), (160, 96)])

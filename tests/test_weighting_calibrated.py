@@ -188,3 +188,49 @@ def test_calibrated_gains_are_reported_once_calibration_ends():
     feed(w, raw[-1:])
     assert calibrated_gains(w) == f"box {4.1 / 0.8:.3g}, cls {4.1 / 8.7:.3g}, dfl {4.1 / 2.8:.3g}"
     assert calibrated_gains(build_weighting("alwa2", GROUPS, interval=10)) == ""
+
+
+# --- properties, checked over many random runs rather than one example --------------------------------------------
+
+
+def random_run(seed: int):
+    """A random run: term scales over three decades, a random interval, a stretch without foreground (box and dfl
+    exactly 0) inside one window, and one whole window without foreground (returned: its update must be skipped)."""
+    rng = np.random.default_rng(100 + seed)
+    interval = int(rng.integers(5, 30))
+    windows = int(rng.integers(4, 10))
+    terms = demo_terms(seed, CALIBRATION + windows * interval, gains=10.0 ** rng.uniform(-1.5, 1.5, 3))
+    part = CALIBRATION + int(rng.integers(0, windows)) * interval
+    terms[part : part + interval // 2, [0, 2]] = 0.0
+    blank = int(rng.integers(0, windows))
+    terms[CALIBRATION + blank * interval : CALIBRATION + (blank + 1) * interval, [0, 2]] = 0.0
+    return terms, interval, blank
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_property_the_gains_cancel(seed):
+    """Any per-term gains give the same weighted terms as unit gains, to float rounding."""
+    terms, interval, _ = random_run(seed)
+    gains = 10.0 ** np.random.default_rng(seed).uniform(-2, 2, 3)  # an arbitrary set of base gains
+    unit = feed(make(interval, gains=[1.0, 1.0, 1.0]), terms)
+    scaled = feed(make(interval, gains=list(gains)), terms * gains)
+    np.testing.assert_allclose(scaled, unit, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_property_bounded_smoothed_and_skipping(seed):
+    """Every update keeps w_cls in [1/BOUND, 1] and moves log w_cls SMOOTHING of the way to its clipped target; a
+    skipped (unusable) window leaves the weight exactly where it was."""
+    terms, interval, blank = random_run(seed)
+    w = make(interval)
+    feed(w, terms)
+    assert w.history[blank].skipped and w.history[blank].stat_reg == 0
+    before = 1.0
+    for u in w.history:
+        assert 1 / BOUND - 1e-12 <= u.w_cls <= 1.0 + 1e-12
+        if u.skipped:
+            assert u.w_cls == before
+        else:
+            target = min(1.0, max(1 / BOUND, u.stat_reg / u.stat_cls)) if u.stat_cls > 0 else 1.0
+            assert math.log(u.w_cls) == pytest.approx((1 - SMOOTHING) * math.log(before) + SMOOTHING * math.log(target))
+        before = u.w_cls

@@ -36,7 +36,7 @@ from ultralytics.utils.metrics import bbox_iou
 from ultralytics.utils.ops import xywh2xyxy
 
 from ..losses.regression import IOU_FLAGS, box_regression_loss
-from ..losses.weighted import WeightedCriterion, base_gains
+from ..losses.weighted import WeightedCriterion, base_gains, shared_weighting
 from ..options import arg_value, resolve_options
 
 LOSS_NAMES = ("box_loss", "obj_loss", "cls_loss")
@@ -171,7 +171,8 @@ class AnchorDetectionLoss(WeightedCriterion):
         if self.class_weights is not None:
             self.class_weights = self.class_weights.to(self.device).view(1, -1)
         self.loss_names = LOSS_NAMES
-        self.setup_weighting(options, anchor_gains(args, options), LOSS_NAMES, self.device, args, YOLOV5_GAINS)
+        gains = anchor_gains(args, options)
+        self.setup_weighting(options, gains, LOSS_NAMES, self.device, args, YOLOV5_GAINS, shared_weighting(model))
 
     def __call__(
         self, preds: list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]], batch: dict[str, torch.Tensor]

@@ -141,10 +141,10 @@ class AnchorDetectionModel(ALWADetectionModel):
         return AnchorDetectionLoss(self)
 
     def for_checkpoint(self) -> AnchorDetectionModel:
-        """This model itself: anchor checkpoints keep their class.
+        """This model, without the run's strategy: anchor checkpoints keep their class.
 
         The ALWA models are saved as the plain Ultralytics class so stock Ultralytics loads them; that cannot work
         here (stock Ultralytics has no anchor head and would rebuild the wrong criterion), so anchor checkpoints
         need ``alwa_yolo`` importable to load.
         """
-        return self
+        return self.without_strategy()

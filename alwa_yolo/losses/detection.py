@@ -25,7 +25,7 @@ from ultralytics.utils.loss import BboxLoss, v8DetectionLoss
 
 from ..options import resolve_options
 from .regression import box_regression_loss, check_reg_loss
-from .weighted import TERM_GAINS, WeightedCriterion, base_gains
+from .weighted import TERM_GAINS, WeightedCriterion, base_gains, shared_weighting
 
 
 class RegressionBboxLoss(BboxLoss):
@@ -105,7 +105,9 @@ class ALWADetectionLoss(WeightedCriterion, GainedDetectionLoss):
 
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
-        self.setup_weighting(self.options, self.gains, self.loss_names, self.device, model.args)
+        self.setup_weighting(
+            self.options, self.gains, self.loss_names, self.device, model.args, shared=shared_weighting(model)
+        )
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Weighted terms times batch size (summed by the trainer) and the unweighted loss items."""

@@ -17,7 +17,7 @@ import torch
 from ultralytics.utils.loss import E2ELoss
 
 from .detection import GainedDetectionLoss
-from .weighted import WeightedCriterion
+from .weighted import WeightedCriterion, shared_weighting
 
 
 class ALWAE2ELoss(WeightedCriterion, E2ELoss):
@@ -33,7 +33,10 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
         E2ELoss.__init__(self, model, loss_fn)
         branch = self.one2one
         self.loss_names = branch.loss_names
-        self.setup_weighting(branch.options, branch.gains, 2 * tuple(branch.loss_names), branch.device, model.args)
+        names = 2 * tuple(branch.loss_names)
+        self.setup_weighting(
+            branch.options, branch.gains, names, branch.device, model.args, shared=shared_weighting(model)
+        )
 
     def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""

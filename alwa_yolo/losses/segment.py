@@ -16,7 +16,7 @@ from ultralytics.nn.modules.head import Segment26
 from ultralytics.utils.loss import SegmentLoss26, v8SegmentationLoss
 
 from .detection import BaseGains
-from .weighted import WeightedCriterion
+from .weighted import WeightedCriterion, shared_weighting
 
 
 class GainedSegmentationLoss(BaseGains, v8SegmentationLoss):
@@ -41,7 +41,9 @@ class ALWASegmentationLoss(WeightedCriterion, GainedSegmentationLoss):
 
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
-        self.setup_weighting(self.options, self.gains, self.loss_names, self.device, model.args)
+        self.setup_weighting(
+            self.options, self.gains, self.loss_names, self.device, model.args, shared=shared_weighting(model)
+        )
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Weighted terms times batch size, and the stock (gain-scaled, unweighted) loss items."""

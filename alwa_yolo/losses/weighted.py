@@ -78,6 +78,13 @@ def base_gains(
     return gains
 
 
+def shared_weighting(model: torch.nn.Module) -> LossWeighting | None:
+    """The strategy the trainer gave this model (``model.loss_weighting``), which every criterion the model builds
+    uses: Ultralytics rebuilds criteria (class weights, resume of an end-to-end head), and each rebuilt one gets the
+    same object by construction. None outside the trainer."""
+    return getattr(model, "loss_weighting", None)
+
+
 class WeightedCriterion:
     """Mixin for criteria whose gain-scaled terms are combined by a weighting strategy.
 
@@ -104,8 +111,11 @@ class WeightedCriterion:
         device: torch.device,
         args: Any = None,
         head_defaults: dict[str, float] | None = None,
+        shared: LossWeighting | None = None,
     ) -> None:
-        """Build the strategy for terms ``names`` from the resolved options and base gains (read once).
+        """Take the run's strategy (``shared``: the trainer's, which the model carries as ``loss_weighting``), or
+        build one for terms ``names`` from the resolved options and base gains when there is none (a criterion
+        built outside the trainer, e.g. on the EMA copy or in a test).
 
         ``args`` and ``head_defaults`` give the gains the loss items are reported on (:meth:`report`).
         """
@@ -114,9 +124,18 @@ class WeightedCriterion:
         self._report_factors = {n: hyp[TERM_GAINS[n]] / gains[TERM_GAINS[n]] for n in names}
         if all(f == 1.0 for f in self._report_factors.values()):
             self._report_factors = {}
+        groups = [TERM_GROUPS[n] for n in names]
+        if shared is not None:
+            if shared.groups != tuple(groups) or shared.name != options["weighting"]:
+                raise ValueError(
+                    f"the run's {shared.name} strategy weights terms of groups {shared.groups}, this criterion "
+                    f"has {tuple(names)} ({options['weighting']})"
+                )
+            self.weighting = shared
+            return
         self.weighting = build_weighting(
             options["weighting"],
-            [TERM_GROUPS[n] for n in names],
+            groups,
             interval=options["alwa_interval"],
             term_names=tuple(names),
             term_gains=[gains[TERM_GAINS[n]] for n in names],
