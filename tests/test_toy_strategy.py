@@ -40,6 +40,6 @@ def test_a_registered_toy_strategy_trains_logs_and_saves(tiny_data, tmp_path, mo
     rows = read_csv(tmp_path / "toy" / "alwa.csv")
     assert [int(r["iteration"]) for r in rows] == [4, 8, 12, 16]
     assert [float(r["w_cls"]) for r in rows] == [0.5, 0.25, 0.125, 0.0625]
-    assert [float(r["alwa/w_cls"]) for r in read_csv(tmp_path / "toy" / "results.csv")] == [0.125, 0.0625]
+    assert [float(r["alwa/w_cls"]) for r in read_csv(tmp_path / "toy" / "results.csv")] == [0.25, 0.0625]
     state = torch_load(tmp_path / "toy" / "weights" / "last.pt", weights_only=False)["alwa_state"]
     assert state["name"] == "halve-cls" and state["w"]["cls"] == 0.0625
