@@ -23,6 +23,7 @@ Everything else (data, optimiser, EMA, AMP, DDP, validation, plots) is stock Ult
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -281,11 +282,17 @@ def staged_checkpoints(
         yield
         kill_point(point)
         order = {last.name: 0, best.name: 1}
+        with_state: dict[bytes, bytes] = {}  # Ultralytics writes the same bytes to last / best / epochN: add once
         for f in sorted(staging.iterdir(), key=lambda p: (order.get(p.name, 2), p.name)):
             if state is not None:
-                ckpt = torch_load(f, map_location="cpu", weights_only=False)
-                ckpt[STATE_KEY] = state
-                torch.save(ckpt, f)
+                raw = f.read_bytes()
+                if raw not in with_state:
+                    ckpt = torch_load(io.BytesIO(raw), map_location="cpu", weights_only=False)
+                    ckpt[STATE_KEY] = state
+                    buffer = io.BytesIO()
+                    torch.save(ckpt, buffer)
+                    with_state[raw] = buffer.getvalue()
+                f.write_bytes(with_state[raw])
             with open(f, "rb+") as fh:
                 os.fsync(fh.fileno())  # the bytes are on disk before the name points at them
             os.replace(f, wdir / f.name)
