@@ -5,15 +5,15 @@ Stages (each resumable: a finished part's result file is reused):
 - ``stability``: the gains found on the demo set, the hard set and (with ``--bccd``) BCCD from the COCO-derived
   checkpoint, for seeds 0, 1, 2 at 16 iterations (5 chunks each), and at 50 and 200 iterations (seed 0), CIoU and L1.
   Writes ``stability.md`` / ``stability.json``, with the seconds each took.
-- ``value``: ``fixed`` trained from the found gains (seed 0, 16 iterations) with the same sweep settings as the
-  reference rows it is paired with (``scratch-shapes`` / ``scratch-hard``: 20 epochs from scratch, CIoU / L1 /
-  SmoothL1; ``yolo26n-shapes``; ``robustness-cls``: 10 epochs, 2 seeds, where Ultralytics' cls gain was mis-set,
-  which the finder divides out), 3 seeds unless the reference has fewer. Writes ``value.md``: per configuration
-  the found gains, mAP50-95 of fixed (Ultralytics' gains), fixed (found gains) and alwa-cal, paired per seed.
+- ``value``: ``fixed`` trained from the found gains (seed 0, 16 iterations), and beside it, on the same machine,
+  ``fixed`` from Ultralytics' gains and ``alwa-cal``, with the settings of the sweeps they repeat (``scratch-shapes``
+  / ``scratch-hard``: 20 epochs from scratch, CIoU / L1 / SmoothL1; ``yolo26n-shapes``), 3 seeds. Writes
+  ``value.md``: per configuration the found gains and the three rows' mAP50-95, paired per seed. (Gains mis-set by
+  the user need no row of their own: the finder divides the gains out, so its yaml is the same from any gains.)
 
 Usage:
     python benchmarks/gain_finder.py stability --bccd benchmarks/datasets/BCCD/BCCD.yaml
-    python benchmarks/gain_finder.py value --jobs 2
+    python benchmarks/gain_finder.py value --jobs 2 [--configs shapes hard yolo26n]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ PRETRAINED = HERE / "weights" / "yolov8n-coco-smartrail.pt"
 
 REGS = ["ciou", "l1", "smoothl1"]
 VALUE = [
-    # (name, reference sweep folder, sweep arguments, reg losses, seeds)
+    # (name, the sweep folder whose settings it repeats, sweep arguments, reg losses, seeds)
     ("shapes", "scratch-shapes", ["--data", "data/shapes.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
     ("hard", "scratch-hard", ["--data", "data/shapes-hard.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
     ("yolo26n", "yolo26n-shapes", ["--data", "data/shapes.yaml", "--model", "yolo26n.yaml", "--epochs", "20",
@@ -90,18 +90,30 @@ def stability(opt: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
-def reference(folder: str, reg: str, weighting: str) -> dict[int, float]:
-    """seed -> final mAP50-95 of a reference sweep's rows (unscaled gains)."""
-    rows = json.loads((R / folder / "results.json").read_text())
-    return {r["config"]["seed"]: r["mAP50-95"] for r in rows if r["config"]["reg_loss"] == reg
-            and r["config"]["weighting"] == weighting and not r["config"].get("_scale")}  # fmt: skip
+def sweep(args: list[str], reg: str, weightings: list[str], seeds: list[int], out: Path, jobs: int, extra=()):
+    """Train a grid with ``sweep.py`` (resumable) and return seed -> final mAP50-95 per weighting."""
+    cmd = [sys.executable, str(HERE / "sweep.py"), *args, "--reg-losses", reg, "--weightings", *weightings,
+           "--seeds", *map(str, seeds), "--jobs", str(jobs), "--out", str(out)]  # fmt: skip
+    if extra:
+        if "--extra" in cmd:
+            cmd[cmd.index("--extra") + 1 : cmd.index("--extra") + 1] = list(extra)
+        else:
+            cmd += ["--extra", *extra]
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "YOLO_OFFLINE": "1"})
+    rows = json.loads((out / "results.json").read_text())
+    return {w: {r["config"]["seed"]: r["mAP50-95"] for r in rows if r["config"]["weighting"] == w} for w in weightings}
 
 
 def value(opt: argparse.Namespace) -> None:
+    """``fixed`` from the found gains, paired per seed with ``fixed`` (Ultralytics' gains) and ``alwa-cal`` trained
+    here too: runs are deterministic per seed on one machine only (results/reproduce-0.2), so the reference rows
+    are re-run beside the found-gain ones instead of taken from another machine's tables."""
     lines = ["| configuration | found gains (box / cls / dfl) | fixed, Ultralytics' gains | fixed, found gains | "
-             "paired diff (per seed) | verdict | alwa-cal | found - alwa-cal (per seed) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    for name, ref, args, regs, seeds in VALUE:
+             "found - Ultralytics' (per seed) | verdict | alwa-cal | found - alwa-cal (per seed) | verdict |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name, _, args, regs, seeds in VALUE:
+        if opt.configs and name not in opt.configs:
+            continue
         model = args[args.index("--model") + 1] if "--model" in args else "yolov8n.yaml"
         data = args[args.index("--data") + 1]
         for reg in regs:
@@ -111,27 +123,21 @@ def value(opt: argparse.Namespace) -> None:
                 out.mkdir(parents=True, exist_ok=True)
                 gains_file.write_text(json.dumps(finder(data, model, reg, 128, 16, 0, 16, 5)))
             gains = json.loads(gains_file.read_text())["gains"]
-            extra = [f"{k}={v:.3g}" for k, v in gains.items()]
-            cmd = [sys.executable, str(HERE / "sweep.py"), *args, "--reg-losses", reg, "--weightings", "fixed",
-                   "--seeds", *map(str, seeds), "--jobs", str(opt.jobs), "--out", str(out)]  # fmt: skip
-            if "--extra" in cmd:
-                cmd[cmd.index("--extra") + 1 : cmd.index("--extra") + 1] = extra
-            else:
-                cmd += ["--extra", *extra]
-            subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "YOLO_OFFLINE": "1"})
-            found = {r["config"]["seed"]: r["mAP50-95"] for r in json.loads((out / "results.json").read_text())}
-            base, cal = reference(ref, reg, "fixed"), reference(ref, reg, "alwa-cal")
-            common = sorted(set(found) & set(base) & set(cal))
-            f, b, c = (np.array([d[s] for s in common]) for d in (found, base, cal))
+            found = sweep(args, reg, ["fixed"], seeds, out, opt.jobs, [f"{k}={v:.3g}" for k, v in gains.items()])
+            ref = sweep(args, reg, ["fixed", "alwa-cal"], seeds, out / "reference", opt.jobs)
+            f, b, c = (np.array([d[s] for s in seeds]) for d in (found["fixed"], ref["fixed"], ref["alwa-cal"]))
             d1, d2 = f - b, f - c
             lines.append(
                 f"| {name} {reg} | {gains['box']:.3g} / {gains['cls']:.3g} / {gains['dfl']:.3g} | {b.mean():.3f} ± "
                 f"{b.std(ddof=1):.3f} | {f.mean():.3f} ± {f.std(ddof=1):.3f} | {d1.mean():+.3f} ("
                 + " ".join(f"{x:+.3f}" for x in d1)
-                + f") | {verdict(d1, b.std(ddof=1))} | {c.mean():.3f} | "
-                f"{d2.mean():+.3f} (" + " ".join(f"{x:+.3f}" for x in d2) + f") {verdict(d2, c.std(ddof=1))} |"
+                + f") | {verdict(d1, b.std(ddof=1))} | {c.mean():.3f} ± "
+                f"{c.std(ddof=1):.3f} | {d2.mean():+.3f} ("
+                + " ".join(f"{x:+.3f}" for x in d2)
+                + f") | {verdict(d2, c.std(ddof=1))} |"
             )
-    (OUT / "value.md").write_text("Command: `python benchmarks/gain_finder.py value`\n\n" + "\n".join(lines) + "\n")
+    cmd = "python benchmarks/gain_finder.py value" + (f" --configs {' '.join(opt.configs)}" if opt.configs else "")
+    (OUT / "value.md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -140,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("stage", choices=("stability", "value"))
     parser.add_argument("--bccd", default="", help="BCCD's converted yaml (benchmarks/bccd_prepare.py), optional")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--configs", nargs="*", default=[], help="value: only these (shapes, hard, yolo26n)")
     opt = parser.parse_args(argv)
     os.environ.setdefault("YOLO_OFFLINE", "1")
     stability(opt) if opt.stage == "stability" else value(opt)
