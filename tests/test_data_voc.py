@@ -298,3 +298,34 @@ def test_dst_that_cannot_be_created(devkit: Path, tmp_path: Path) -> None:
         convert_voc(devkit, blocker / "VOC")
     with pytest.raises(UserError, match="is a file, not a folder"):
         convert_voc(devkit, blocker)
+
+
+BCCD = ROOT.parent / "shared" / "datasets" / "BCCD"
+
+
+@pytest.mark.skipif(not (BCCD / "Annotations").is_dir(), reason="BCCD is not beside the repository (../shared)")
+def test_bccd_counts(tmp_path):
+    """The real BCCD set (one VOC-layout folder, no year): counts per split and class as written, and what was
+    skipped and why (two zero-width boxes, each also in trainval); benchmarks/README.md, "Real data", quotes them."""
+    summary = convert_voc(BCCD, tmp_path, classes=["RBC", "WBC", "Platelets"])
+    assert summary["splits"] == {"train": 205, "val": 87, "trainval": 292, "test": 72}
+    assert (summary["skipped_degenerate"], summary["skipped_duplicate"], summary["clipped"]) == (4, 0, 0)
+    assert summary["skipped_difficult"] == summary["skipped_unknown"] == summary["empty_images"] == 0
+    expected = {"train": (2381, 214, 209), "val": (967, 87, 83), "trainval": (3348, 301, 292), "test": (805, 71, 69)}
+    for split, per_class in expected.items():
+        labels = sorted((tmp_path / "labels" / split).glob("*.txt"))
+        ids = [int(line.split()[0]) for f in labels for line in f.read_text().splitlines()]
+        assert len(labels) == len(list((tmp_path / "images" / split).iterdir())) == summary["splits"][split]
+        assert tuple(ids.count(c) for c in range(3)) == per_class, split
+
+
+def test_a_set_without_a_year_and_duplicate_boxes(tmp_path):
+    """A folder holding Annotations/ and ImageSets/ itself is one VOC-layout set (BCCD and most sets published in
+    VOC format): its splits are written as images/<split>; the same class and box twice in one image is written
+    once and counted."""
+    _year(tmp_path, "", {"a": ((64, 48), _xml("a.jpg", (64, 48), [_obj("cell", (5, 5, 20, 20))] * 2
+                                                + [_obj("cell", (30, 10, 50, 40))]))}, {"train": ["a"]})  # fmt: skip
+    summary = convert_voc(tmp_path / "VOC", tmp_path / "out", classes=["cell"])
+    assert summary["splits"] == {"train": 1} and (summary["objects"], summary["skipped_duplicate"]) == (2, 1)
+    assert len((tmp_path / "out" / "labels" / "train" / "a.txt").read_text().splitlines()) == 2
+    assert (tmp_path / "out" / "images" / "train" / "a.jpg").is_file()
