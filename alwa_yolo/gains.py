@@ -80,13 +80,17 @@ class GainEstimate:
         """The hyp yaml (to be saved at ``path``): the gains as keys; as comments, what they are and how to use them."""
         c = self.config
         model, data, reg = c.get("model"), c.get("data"), c.get("reg_loss")
-        stock = "" if reg == "ciou" and "obj" not in self.gains else "  (stock Ultralytics trains CIoU boxes only)"
+        if "obj" in self.gains:
+            stock = "# stock Ultralytics has no anchor-based head: train it with alwa-yolo (below)"
+        else:
+            note = "" if reg == "ciou" else "  (stock Ultralytics trains CIoU boxes only)"
+            stock = f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{note}"
         lines = [
             f"# alwa-yolo gain finder: alwa-cal's calibration of {model} on {data}, box loss {reg}, imgsz "
             f"{c.get('imgsz')}",
             f"# {self.chunks} chunks x {self.iterations} training batches of {c.get('batch')} (forward and loss "
             "only); spread over chunks: " + ", ".join(f"{k} {v:.1%}" for k, v in self.spread.items()),
-            f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{stock}",
+            stock,
             f"# alwa-yolo: python train.py --weights {model} --data {data} --reg-loss {reg} --weighting fixed "
             f"--hyp {path}",
         ]

@@ -7,7 +7,8 @@ Stages (each resumable: a finished part's result file is reused):
   Writes ``stability.md`` / ``stability.json``, with the seconds each took.
 - ``value``: ``fixed`` trained from the found gains (seed 0, 16 iterations), and beside it, on the same machine,
   ``fixed`` from Ultralytics' gains and ``alwa-cal``, with the settings of the sweeps they repeat (``scratch-shapes``
-  / ``scratch-hard``: 20 epochs from scratch, CIoU / L1 / SmoothL1; ``yolo26n-shapes``), 3 seeds. Writes
+  / ``scratch-hard``: 20 epochs from scratch, CIoU / L1 / SmoothL1; ``yolo26n-shapes``; the anchor head, whose
+  gains are YOLOv5's box / obj / cls), 3 seeds. Writes
   ``value.md``: per configuration the found gains and the three rows' mAP50-95, paired per seed. (Gains mis-set by
   the user need no row of their own: the finder divides the gains out, so its yaml is the same from any gains.)
 
@@ -45,6 +46,8 @@ VALUE = [
     ("hard", "scratch-hard", ["--data", "data/shapes-hard.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
     ("yolo26n", "yolo26n-shapes", ["--data", "data/shapes.yaml", "--model", "yolo26n.yaml", "--epochs", "20",
                                    "--extra", "val=False"], ["ciou"], [0, 1, 2]),
+    ("anchor", "-", ["--data", "data/shapes.yaml", "--model", "cfg/models/yolov8n-anchor.yaml", "--epochs", "20",
+                     "--extra", "val=False"], ["ciou"], [0, 1, 2]),
 ]  # fmt: skip
 """The configurations whose fixed / alwa-cal rows exist already (deterministic per seed) and are paired with."""
 
@@ -108,7 +111,7 @@ def value(opt: argparse.Namespace) -> None:
     """``fixed`` from the found gains, paired per seed with ``fixed`` (Ultralytics' gains) and ``alwa-cal`` trained
     here too: runs are deterministic per seed on one machine only (results/reproduce-0.2), so the reference rows
     are re-run beside the found-gain ones instead of taken from another machine's tables."""
-    lines = ["| configuration | found gains (box / cls / dfl) | fixed, Ultralytics' gains | fixed, found gains | "
+    lines = ["| configuration | found gains | fixed, Ultralytics' gains | fixed, found gains | "
              "found - Ultralytics' (per seed) | verdict | alwa-cal | found - alwa-cal (per seed) | verdict |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, _, args, regs, seeds in VALUE:
@@ -128,7 +131,7 @@ def value(opt: argparse.Namespace) -> None:
             f, b, c = (np.array([d[s] for s in seeds]) for d in (found["fixed"], ref["fixed"], ref["alwa-cal"]))
             d1, d2 = f - b, f - c
             lines.append(
-                f"| {name} {reg} | {gains['box']:.3g} / {gains['cls']:.3g} / {gains['dfl']:.3g} | {b.mean():.3f} ± "
+                f"| {name} {reg} | {', '.join(f'{k} {v:.3g}' for k, v in gains.items())} | {b.mean():.3f} ± "
                 f"{b.std(ddof=1):.3f} | {f.mean():.3f} ± {f.std(ddof=1):.3f} | {d1.mean():+.3f} ("
                 + " ".join(f"{x:+.3f}" for x in d1)
                 + f") | {verdict(d1, b.std(ddof=1))} | {c.mean():.3f} ± "
