@@ -35,9 +35,10 @@ from typing import Any
 
 import yaml
 
-from .cli import check_writable, run_cli
+from .cli import run_cli
 from .errors import UserError
 from .losses.weighted import TERM_GAINS
+from .preflight import check_writable
 
 
 @dataclass

@@ -133,7 +133,7 @@ def _legacy_checkpoint(file: Path, flag: str) -> Any:
     Ultralytics' own loader, which maps them to today's, so whatever stock ``YOLO(path)`` loads is read here too."""
     from ultralytics.nn.tasks import torch_safe_load
 
-    from .cli import pt_alias
+    from .preflight import pt_alias
 
     try:
         return torch_safe_load(pt_alias(str(file)))[0]  # its suffix check takes .pt only

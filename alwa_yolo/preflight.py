@@ -1,17 +1,129 @@
-"""The checks a training start makes before anything is written: model files, device, dataset.
+"""The checks every command makes before anything is written: paths to write, model files, device, dataset.
 
-``train.py`` and the gain finder (``python -m alwa_yolo.gains``) call :func:`check_training` on their resolved
-trainer arguments, after the options themselves are checked (:mod:`alwa_yolo.options`) and before the demo set
-may be generated or Ultralytics' trainer creates its run folder; every failure is a
-:class:`~alwa_yolo.errors.UserError`, reported as one paragraph.
+``train.py``, ``val.py``, the gain finder (``python -m alwa_yolo.gains``) and the dataset converters call these after
+the options themselves are checked (:mod:`alwa_yolo.options`) and before a demo set may be generated, Ultralytics
+creates its run folder or a converter writes; every failure is a :class:`~alwa_yolo.errors.UserError`, which the
+command line (:mod:`alwa_yolo.cli`) reports as one paragraph. Nothing here imports the command line.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from .cli import pt_alias
 from .errors import UserError
+
+
+def check_weights(weights: str, flag: str = "--weights") -> None:
+    """Fail fast, with the fix, for a weights file that is not there (Ultralytics would try to download it).
+
+    Args:
+        weights: the value given.
+        flag: the flag it came from, named in the message (``--weights``, ``--cfg`` or ``--resume``).
+
+    Raises:
+        UserError: the ``.pt`` is missing, or the model yaml is neither a file nor one Ultralytics ships.
+    """
+    if not weights:
+        return
+    path = Path(weights)
+    if flag == "--resume":
+        if path.is_file():
+            return
+        what = "is a folder" if path.is_dir() else "not found"
+        raise UserError(
+            f"--resume checkpoint '{weights}' {what}. Pass an interrupted run's weights/last.pt (e.g. --resume "
+            "runs/train/exp/weights/last.pt), or --resume alone for the newest run under --project."
+        )
+    if path.suffix in {".pt", ".pth"}:
+        if not path.is_file():
+            what = "is a folder, not a checkpoint file" if path.is_dir() else "not found"
+            raise UserError(
+                f"{flag} file '{weights}' {what}. Pass the path of an existing .pt (e.g. a run's "
+                "weights/best.pt), download official weights yourself (e.g. yolov8n.pt from "
+                "https://github.com/ultralytics/assets/releases) and pass their path, or train from scratch "
+                "with a model yaml: --weights yolov8n.yaml."
+            )
+        return
+    if path.suffix in {".yaml", ".yml"}:
+        if path.is_file():
+            return
+        from ultralytics.nn.tasks import yaml_model_load
+
+        try:
+            yaml_model_load(weights)
+            return
+        except Exception:
+            pass
+    what = "a .pt checkpoint to fine-tune or a model yaml" if flag == "--weights" else "a model yaml"
+    raise UserError(
+        f"model '{weights}' given to {flag} not found: {flag} takes {what} to train from scratch (a file, or a "
+        "name Ultralytics ships such as yolov8n.yaml or yolo11s.yaml)."
+    )
+
+
+def check_writable(path: str | Path, flag: str, *, folder: bool = True) -> None:
+    """Fail, creating nothing, when ``path`` could not be created or written later.
+
+    Run before any work whose result would go there (a training run, a validation whose summary is wanted, a
+    conversion), so a typo or a read-only disk costs seconds, not the work. The check walks up to the nearest
+    folder that exists: a regular file on the way means the path can never be created; a folder without write
+    permission means it cannot be created now.
+
+    Args:
+        path: the folder (or, with ``folder=False``, the file) that will be written.
+        flag: how the user gave it, named in the message (``--project``, ``--json``, ...).
+        folder: whether ``path`` is a folder (created with its parents) or a file (its parents are created).
+
+    Raises:
+        UserError: naming ``path``, what is in the way, and the fix.
+    """
+    target = Path(path).expanduser().absolute()
+    if target.exists():
+        if folder and not target.is_dir():
+            raise UserError(f"{flag} '{path}' is a file, not a folder. Pass a folder path (it is created if missing).")
+        if not folder and target.is_dir():
+            raise UserError(f"{flag} '{path}' is a folder. Pass a file path, e.g. {target / 'summary.json'}.")
+        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
+            raise UserError(f"{flag} '{path}' is not writable (permissions). Pass a path you can write to.")
+        return
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(
+            f"{flag} '{path}' cannot be created: '{parent}' is a file, not a folder. Pass a path under a folder."
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(
+            f"{flag} '{path}' cannot be created: '{parent}' is not writable (permissions). Pass a path you can "
+            "write to."
+        )
+
+
+def pt_alias(weights: str) -> str:
+    """A ``.pt`` name for a ``.pth`` checkpoint, which Ultralytics' loaders refuse by its suffix alone.
+
+    The alias is a symbolic link (a hard link or a copy where links are impossible) in a private temporary folder
+    that is removed when the process exits; the checkpoint itself is not touched. Other paths are returned as given.
+    """
+    if Path(weights).suffix.lower() != ".pth":
+        return weights
+    folder = Path(tempfile.mkdtemp(prefix="alwa-yolo-pth-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    source, alias = Path(weights).resolve(), folder / f"{Path(weights).stem}.pt"
+    try:
+        alias.symlink_to(source)
+    except OSError:
+        try:
+            os.link(source, alias)
+        except OSError:
+            shutil.copyfile(source, alias)
+    return str(alias)
 
 
 def check_device(device: Any) -> None:

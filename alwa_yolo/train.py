@@ -25,8 +25,6 @@ from typing import Any
 from alwa_yolo.cli import (
     ROOT,
     Parser,
-    check_weights,
-    check_writable,
     load_hyp,
     native_imgsz,
     parse_extra,
@@ -37,6 +35,7 @@ from alwa_yolo.cli import (
 )
 from alwa_yolo.errors import UserError
 from alwa_yolo.options import OPTIONS, SCRIPT_ONLY, TRAIN_OPTIONS, check_options
+from alwa_yolo.preflight import check_weights, check_writable
 
 RESUME_HONOURED = frozenset(
     {"imgsz", "batch", "device", "close_mosaic", "augmentations", "save_period", "workers", "cache", "patience"}

@@ -23,18 +23,16 @@ from typing import Any
 from alwa_yolo.cli import (
     ROOT,
     Parser,
-    check_weights,
-    check_writable,
     default_data,
     native_imgsz,
     planned_run_dir,
-    pt_alias,
     remove_failed_start,
     repo_path,
     run_cli,
 )
 from alwa_yolo.errors import UserError
 from alwa_yolo.options import check_value, imgsz_check, number_check
+from alwa_yolo.preflight import check_weights, check_writable, pt_alias
 from alwa_yolo.validator import METRICS
 
 CHECKS = {

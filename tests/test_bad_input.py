@@ -858,7 +858,7 @@ def test_read_only_folders_as_any_user(script, argv, says, shared, tmp_path, mon
     ro = tmp_path / "read-only"
     ro.mkdir()
     real_access = os.access
-    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != ro and real_access(path, mode))
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != ro and real_access(path, mode))
     w = World(tmp_path, shared)
     monkeypatch.setenv("ALWA_YOLO_CACHE", str(ro / "cache"))
     fill = {"ro": ro, "gen": w.gen_ok, "det": w.det_pt}

@@ -223,7 +223,7 @@ def convert_coco(src: str | os.PathLike, dst: str | os.PathLike, cls91to80: bool
         ConversionError: malformed JSON (nothing is written then).
         UserError: ``dst`` cannot be written (checked before anything is read).
     """
-    from alwa_yolo.cli import check_writable
+    from alwa_yolo.preflight import check_writable
 
     src, dst = Path(src), Path(dst)
     check_writable(dst, "--dst")

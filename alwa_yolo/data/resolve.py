@@ -166,7 +166,7 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
     root = cache_dir() / f"{data.get('path') or file.stem}-{digest}"
     if not (root / "data.yaml").exists():
-        from ..cli import check_writable
+        from ..preflight import check_writable
 
         try:
             check_writable(cache_dir(), "the demo-set cache folder ($ALWA_YOLO_CACHE, else ~/.cache/alwa_yolo)")

@@ -476,7 +476,7 @@ def convert_voc(
         ConversionError: malformed input, unknown class, or no image list found.
         UserError: ``dst`` cannot be written (checked before anything is read).
     """
-    from alwa_yolo.cli import check_writable
+    from alwa_yolo.preflight import check_writable
 
     src, dst = Path(src), Path(dst)
     check_writable(dst, "--dst")
