@@ -345,7 +345,6 @@ quarter or more means the dataset is wrong (a converter bug, the wrong folder), 
 class SplitScan:
     """What one split's images and labels hold, as Ultralytics would judge them (see :func:`scan_split`)."""
 
-    images: int = 0
     unreadable: int = 0
     bad_labels: int = 0
     unlabelled: int = 0
@@ -385,7 +384,7 @@ def scan_split(images: list[str], nc: int, need_labels: bool, single_cls: bool) 
     from PIL import Image
     from ultralytics.data.utils import img2label_paths, verify_image_label
 
-    scan = SplitScan(images=len(images))
+    scan = SplitScan()
     with tempfile.TemporaryDirectory(prefix="alwa-yolo-check-") as tmp:
         standin = str(Path(tmp) / "standin.png")
         Image.new("RGB", (32, 32)).save(standin)
@@ -428,8 +427,8 @@ def check_dataset_usable(
     single_cls: bool = False,
 ) -> None:
     """Refuse a split that Ultralytics would refuse only after creating the run folder (no images, or not one
-    usable image with its label), or train on a fraction of (class ids beyond the yaml's names, or a quarter or
-    more of its images dropped, :data:`DROP_SHARE`).
+    usable image with its label), and one it would train on only in part: class ids beyond the yaml's names, or a
+    quarter or more of its images dropped (:data:`DROP_SHARE`).
 
     Every image header and label file is read (:func:`scan_split`); the first image that passes is then checked
     in full with Ultralytics' ``verify_image_label``. Broken files among good ones are left to Ultralytics,
