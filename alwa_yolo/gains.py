@@ -138,6 +138,7 @@ def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5,
     """
     import torch
     from ultralytics.utils import TQDM
+    from ultralytics.utils.checks import check_imgsz
     from ultralytics.utils.torch_utils import unwrap_model
 
     from .model_check import check_model
@@ -153,7 +154,9 @@ def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5,
         trainer.setup_model()
         trainer.model = trainer.model.to(trainer.device)
         trainer.set_model_attributes()
-        trainer.stride = max(int(trainer.model.stride.max()), 32)
+        trainer.stride = max(int(trainer.model.stride.max()), 32)  # as Ultralytics' _setup_train sets them
+        trainer.args.imgsz = imgsz = check_imgsz(trainer.args.imgsz, stride=trainer.stride, floor=trainer.stride,
+                                                 max_dim=1)  # fmt: skip
         loader = trainer.get_dataloader(trainer.data["train"], trainer.batch_size, rank=-1, mode="train")
         strategy = trainer.weighting
         assert isinstance(strategy, CalibratedALWA)
@@ -182,8 +185,8 @@ def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5,
     gains = {k: statistics.fmean(c[k] for c in by_key) for k in owner}
     spread = {k: (statistics.stdev(c[k] for c in by_key) / gains[k] if len(by_key) > 1 else 0.0) for k in owner}
     unexpressed = {n: statistics.fmean(c[n] for c in per_chunk) for n in rest}
-    config = {k: overrides.get(k) for k in ("model", "data", "reg_loss", "imgsz", "batch", "seed")}
-    config["reg_loss"] = config["reg_loss"] or "ciou"
+    config = {k: overrides.get(k) for k in ("model", "data", "reg_loss", "batch", "seed")}
+    config.update(reg_loss=config["reg_loss"] or "ciou", imgsz=imgsz)
     return GainEstimate(gains, spread, by_key, owner, unexpressed, iterations, len(per_chunk), time.time() - start,
                         config)  # fmt: skip
 
