@@ -17,6 +17,7 @@ from ultralytics.cfg import DEFAULT_CFG_DICT
 
 from .errors import UserError
 from .losses.regression import REG_LOSSES
+from .weighting import WEIGHTINGS
 
 
 def _number(
@@ -77,10 +78,13 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 
 
 def _weighting(value: Any) -> str | None:
-    """A registered weighting strategy."""
-    from .weighting import WEIGHTINGS  # the registry imports torch; only needed when a value is checked
-
+    """A registered weighting strategy (the registry as it is when the value is checked)."""
     return _choice(tuple(WEIGHTINGS))(value)
+
+
+def _strategy_names(default: str) -> str:
+    """The registered strategies, the default first, for the help text: a new strategy appears by registering."""
+    return ", ".join([default, *(n for n in WEIGHTINGS if n != default)])
 
 
 number_check = _number
@@ -170,8 +174,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            ("--hyp",)),
     Option("seed", 0, "global training seed", ("--seed",), int, _number(0, integer=True)),
     # alwa-yolo's own
-    Option("weighting", "alwa-cal", "loss-weighting strategy: alwa-cal, fixed, alwa2, alwa1, alwa2-raw, uw, dwa "
-           "(README, 'Weighting strategies')", ("--weighting",), check=_weighting, own=True),
+    Option("weighting", "alwa-cal", f"loss-weighting strategy: {_strategy_names('alwa-cal')} (README, 'Weighting "
+           "strategies')", ("--weighting",), check=_weighting, own=True),
     Option("alwa_interval", 100, "iterations per ALWA window (>= 2)", ("--alwa-interval",), int,
            _number(2, integer=True), own=True),
     Option("gains", "auto", "base gains the strategy adapts from: hyp (Ultralytics' box/cls/dfl), unit (1.0 each), "
@@ -245,7 +249,6 @@ def resolve_options(args: Any) -> dict[str, Any]:
     Called once per criterion. Checkpoints of stock Ultralytics (or loaded through it) keep only Ultralytics' keys in
     ``model.args``, so a missing key means the default. ``gains=auto`` becomes the strategy's ``default_gains``.
     """
-    from .weighting import WEIGHTINGS
 
     opts = {k: arg_value(args, k) for k in ALWA_DEFAULTS}
     check_options(opts)
