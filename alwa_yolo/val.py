@@ -32,7 +32,7 @@ from alwa_yolo.cli import (
 )
 from alwa_yolo.errors import UserError
 from alwa_yolo.options import check_value, imgsz_check, number_check
-from alwa_yolo.preflight import check_weights, check_writable, pt_alias
+from alwa_yolo.preflight import check_inputs, check_weights, check_writable, pt_alias
 from alwa_yolo.validator import METRICS
 
 CHECKS = {
@@ -149,8 +149,6 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     check_weights(opt.weights)
     if Path(opt.weights).suffix not in {".pt", ".pth"}:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
-    from alwa_yolo.preflight import check_inputs
-
     need = () if opt.save_json else (opt.task,)
     task, data = check_inputs(opt.weights, opt.data, (opt.task,), need, device=opt.device or "")
     from alwa_yolo.validator import VALIDATORS
