@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from ultralytics.cfg import DEFAULT_CFG_DICT
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -26,8 +27,13 @@ CLASSES = ("RBC", "WBC", "Platelets")
 
 
 def runs(folder: str) -> list[dict]:
-    """Every finished run's summary under ``results/<folder>/runs``."""
-    return [json.loads(p.read_text()) for p in sorted((R / folder / "runs").glob("*/summary.json"))]
+    """Every finished run of ``results/<folder>``: its run folders' ``summary.json`` where they are (the machine
+    that trained them), else the sweep's committed ``results.json``."""
+    summaries = sorted((R / folder / "runs").glob("*/summary.json"))
+    if summaries:
+        return [json.loads(p.read_text()) for p in summaries]
+    table = R / folder / "results.json"
+    return json.loads(table.read_text()) if table.exists() else []
 
 
 def key(s: dict) -> tuple:
@@ -70,8 +76,8 @@ def gain_curve() -> tuple[list[str], dict]:
     for hyp in ("cls", "box"):
         pts: dict[float, list[float]] = {1.0: [s["mAP50-95"] for s in base]} if base else {}
         for s in runs(f"bccd-gains-{hyp}"):
-            scale = s["config"]["_scale"]
-            pts.setdefault(float(scale[1]), []).append(s["mAP50-95"])
+            scale = float(s["config"][hyp]) / float(DEFAULT_CFG_DICT[hyp])
+            pts.setdefault(round(scale, 6), []).append(s["mAP50-95"])
         curves[hyp] = pts
     lines = ["| gain | x1/4 | x1/2 | x1 (Ultralytics') | x2 | x4 |", "| --- | --- | --- | --- | --- | --- |"]
     for hyp, pts in curves.items():
