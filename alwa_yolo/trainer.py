@@ -133,10 +133,10 @@ class ALWATrainerMixin:
 
     # --- logging and checkpoints --------------------------------------------------------------------------------
     def save_metrics(self, metrics: dict) -> None:
-        """Write ``results.csv`` with the weights in force at the end of the epoch; they also join
+        """Write ``results.csv`` with the weights in force at the end of the epoch (``alwa/w_<unit>``, one column per
+        group or per term, as the strategy logs them); they also join
         ``self.metrics``, which every Ultralytics logger (TensorBoard, MLflow, W&B, ...) records as scalars."""
-        w = self.weighting.w
-        weights = {"alwa/w_cls": w["cls"], "alwa/w_reg": w["reg"]}
+        weights = {f"alwa/w_{unit}": w for unit, w in self.weighting.unit_weights().items()}
         self.metrics = {**(self.metrics or {}), **weights}
         super().save_metrics({**metrics, **weights})
         kill_point("metrics")

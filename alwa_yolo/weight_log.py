@@ -15,13 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .weighting import GROUPS, LossWeighting, WeightUpdate
-
-CSV_COLUMNS = ("iteration", "epoch", "stat_cls", "stat_reg", "w_cls", "w_reg", "mean_cls", "mean_reg", "skipped")
-"""``alwa.csv`` columns: the statistic each group's rule compared, the weights after the update, the means of the
-group losses over the period the update looked at, and whether the period was unusable (weights left alone)."""
+from .weighting import LossWeighting, WeightUpdate
+from .weighting.base import csv_columns
 
 COLOURS = {"cls": "tab:orange", "reg": "tab:blue"}
+"""The two groups' colours; a strategy logged per term takes the next colours of matplotlib's cycle."""
+
+
+def colour(unit: str, index: int) -> str:
+    """A unit's line colour: orange / blue for the groups, else matplotlib's default cycle, skipping those two."""
+    others = ["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan"]
+    return COLOURS.get(unit) or others[index % len(others)]
 
 
 class WeightLog:
@@ -34,30 +38,30 @@ class WeightLog:
     def __init__(self, save_dir: Path):
         self.csv_path = Path(save_dir) / "alwa.csv"
         self.png_path = Path(save_dir) / "alwa.png"
-        self._pending: list[torch.Tensor] = []  # per-iteration (2,) group losses, still on the device
+        self._pending: list[torch.Tensor] = []  # per-iteration (units,) losses, still on the device
         self.iterations: list[int] = []
-        self.group_losses: list[np.ndarray] = []  # host copies, one (2,) row per iteration
-        self.weights: list[tuple[float, float]] = []  # the weights each iteration's loss was computed with
-        self._in_effect = (1.0, 1.0)
+        self.unit_losses: list[np.ndarray] = []  # host copies, one (units,) row per iteration
+        self.weights: list[tuple[float, ...]] = []  # the weights each iteration's loss was computed with, per unit
+        self._in_effect: tuple[float, ...] = ()
         self.updates_written = 0
 
     def start(self, weighting: LossWeighting, resumed: bool) -> None:
         """Begin a run: write ``alwa.csv`` afresh with the updates the strategy already holds (none, or on resume
-        the checkpoint's whole history)."""
-        self._in_effect = (weighting.w["cls"], weighting.w["reg"])
+        the checkpoint's whole history). The columns come from the strategy's units (groups or term names)."""
+        self._in_effect = tuple(weighting.unit_weights().values())
         with open(self.csv_path, "w", newline="") as f:
-            csv.writer(f).writerow(CSV_COLUMNS)
+            csv.writer(f).writerow(csv_columns(weighting.units))
         self.updates_written = 0
         self.write_new_updates(weighting)
 
     def batch_end(self, weighting: LossWeighting) -> None:
         """Record one training iteration and write any update it triggered (host-side bookkeeping only)."""
-        if weighting.last_group_losses is None:
+        if weighting.last_unit_losses is None:
             return
-        self._pending.append(weighting.last_group_losses.detach().float())
+        self._pending.append(weighting.last_unit_losses.detach().float())
         self.iterations.append(weighting.iteration)
         self.weights.append(self._in_effect)  # an update at this iteration applies from the next one
-        self._in_effect = (weighting.w["cls"], weighting.w["reg"])
+        self._in_effect = tuple(weighting.unit_weights().values())
         self.write_new_updates(weighting)
 
     def write_new_updates(self, weighting: LossWeighting) -> None:
@@ -67,7 +71,8 @@ class WeightLog:
             with open(self.csv_path, "a", newline="") as f:
                 w = csv.writer(f)
                 for u in new:
-                    stats = (f"{getattr(u, c):.6g}" for c in CSV_COLUMNS[2:-1])
+                    row = u.row()
+                    stats = (f"{row[c]:.6g}" for c in csv_columns(weighting.units)[2:-1])
                     w.writerow([u.iteration, u.epoch, *stats, int(u.skipped)])
             self.updates_written = len(weighting.history)
 
@@ -75,14 +80,14 @@ class WeightLog:
         """Write updates made at the epoch's end (DWA's) and copy the epoch's group losses to the host at once."""
         if weighting is not None:
             self.write_new_updates(weighting)
-            self._in_effect = (weighting.w["cls"], weighting.w["reg"])
+            self._in_effect = tuple(weighting.unit_weights().values())
         if self._pending:
-            self.group_losses.extend(torch.stack(self._pending).cpu().numpy())
+            self.unit_losses.extend(torch.stack(self._pending).cpu().numpy())
             self._pending.clear()
 
     def plot(self, weighting: LossWeighting, title: str = "", gains: str = "") -> Path | None:
-        """Draw ``alwa.png``: the weights (top, with the calibrated ``gains`` if any) and the two group losses
-        (bottom) against training iterations."""
+        """Draw ``alwa.png``: the weights (top, with the calibrated ``gains`` if any) and the losses of the same units
+        (bottom: the two groups, or each term) against training iterations."""
         self.epoch_end()
         if not self.iterations and not weighting.history and not weighting.epoch_losses:
             return None
@@ -92,32 +97,32 @@ class WeightLog:
         import matplotlib.pyplot as plt
 
         fig, (ax_w, ax_l) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, tight_layout=True)
-        self._plot_weights(ax_w, weighting.history)
+        self._plot_weights(ax_w, weighting.history, weighting.units)
         if gains:
             ax_w.text(0.99, 0.04, f"calibrated gains: {gains}", transform=ax_w.transAxes, ha="right", fontsize=8,
                       bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})  # fmt: skip
         ax_w.set_title(title or "loss weights and group losses")
-        self._plot_losses(ax_l, weighting.epoch_losses)
+        self._plot_losses(ax_l, weighting.epoch_losses, weighting.units, weighting.log_by)
         ax_l.set_xlabel("iteration")
         fig.savefig(self.png_path, dpi=120)
         plt.close(fig)
         return self.png_path
 
-    def _plot_weights(self, ax, history: list[WeightUpdate]) -> None:
+    def _plot_weights(self, ax, history: list[WeightUpdate], units: tuple[str, ...]) -> None:
         """Weights as steps: before this process started, from the update history; then as recorded here."""
         first = self.iterations[0] if self.iterations else None
         top = 1.05
-        for j, g in enumerate(GROUPS):
+        for j, g in enumerate(units):
             xs, ys = [], []
             for u in history:
                 if first is None or u.iteration < first:
                     xs.append(u.iteration)
-                    ys.append((u.w_cls, u.w_reg)[j])
+                    ys.append(u.weights[g])
             if self.iterations:
                 xs += self.iterations
                 ys += [w[j] for w in self.weights]
             if xs:
-                ax.step(xs, ys, where="post", color=COLOURS[g], lw=2, label=f"w_{g}")
+                ax.step(xs, ys, where="post", color=colour(g, j), lw=2, label=f"w_{g}")
                 top = max(top, max(ys) * 1.05)
         skipped = [u.iteration for u in history if u.skipped]
         if skipped:
@@ -127,20 +132,21 @@ class WeightLog:
         ax.legend(loc="lower left", fontsize=8)
         ax.grid(alpha=0.3)
 
-    def _plot_losses(self, ax, epoch_losses: list[list[float]]) -> None:
-        """Per-iteration group losses (light) with a moving average, and the whole run's epoch means (dots)."""
-        if self.group_losses:
-            losses = np.asarray(self.group_losses)
+    def _plot_losses(self, ax, epoch_losses: list[list[float]], units: tuple[str, ...], log_by: str) -> None:
+        """Per-iteration unit losses (light) with a moving average, and the whole run's epoch means (dots)."""
+        kind = "group" if log_by == "group" else "term"
+        if self.unit_losses:
+            losses = np.asarray(self.unit_losses)
             it = np.asarray(self.iterations[-len(losses) :])
             k = max(1, len(losses) // 50)
-            for j, g in enumerate(GROUPS):
-                ax.plot(it, losses[:, j], color=COLOURS[g], alpha=0.2, lw=1)
+            for j, g in enumerate(units):
+                ax.plot(it, losses[:, j], color=colour(g, j), alpha=0.2, lw=1)
                 smooth = np.convolve(losses[:, j], np.ones(k) / k, mode="valid")
-                ax.plot(it[k - 1 :], smooth, color=COLOURS[g], lw=2, label=f"{g} group (gain-scaled)")
-        if epoch_losses and len(epoch_losses[0]) > 2:
+                ax.plot(it[k - 1 :], smooth, color=colour(g, j), lw=2, label=f"{g} {kind} (gain-scaled)")
+        if epoch_losses and len(epoch_losses[0]) > len(units):
             rows = np.asarray(epoch_losses)
-            for j, g in enumerate(GROUPS):
-                ax.plot(rows[:, 2], rows[:, j], "o", ms=3, color=COLOURS[g], label=f"{g} epoch mean")
+            for j, g in enumerate(units):
+                ax.plot(rows[:, -1], rows[:, j], "o", ms=3, color=colour(g, j), label=f"{g} epoch mean")
         ax.set_yscale("log")
         ax.set_ylabel("loss")
         ax.legend(loc="upper right", fontsize=8)

@@ -43,7 +43,7 @@ def main(overrides: dict) -> dict:
         "median_s_per_it": statistics.median(times[len(times) // 10 :]),  # skip warm-up iterations
         "iterations": strategy.iteration,
         "w_final": strategy.w,
-        "updates": [u.__dict__ for u in strategy.history],
+        "updates": [u.row() for u in strategy.history],
         "w_cls_per_epoch": rows.get("alwa/w_cls"),
         "epoch_losses": strategy.epoch_losses,
         "calibration": strategy.calibration() or None,

@@ -146,7 +146,7 @@ def _pooled_worker(rank: int, init_file: str, out_dir: str, variant: str, steps:
         for row in rank_terms(rank, steps):
             w(torch.tensor(row, dtype=torch.float64), training=True)
         scale = w.scale.tolist() if variant == "alwa-cal" else None
-        out = {"history": [u.__dict__ for u in w.history], "scale": scale}
+        out = {"history": [u.row() for u in w.history], "scale": scale}
         Path(out_dir, f"rank{rank}.json").write_text(json.dumps(out))
     finally:
         dist.destroy_process_group()
@@ -309,8 +309,8 @@ def _checkpoint_worker(rank: int, init_file: str, out_dir: str, variant: str) ->
             "restored": restored,
             "own": own,
             "doubled": doubled,
-            "continued": [u.__dict__ for u in w.history],
-            "resumed": [u.__dict__ for u in resumed.history],
+            "continued": [u.row() for u in w.history],
+            "resumed": [u.row() for u in resumed.history],
         }
         Path(out_dir, f"rank{rank}.json").write_text(json.dumps(out))
     finally:

@@ -30,7 +30,7 @@ def test_weights_reach_every_logger_as_scalars(tiny_data, tmp_path):
     t.add_callback("on_fit_epoch_end", lambda tr: logged.append(dict(tr.metrics)))
     t.train()
     assert len(logged) >= 2 and all({"alwa/w_cls", "alwa/w_reg"} <= set(m) for m in logged[:2])
-    assert logged[1]["alwa/w_cls"] == t.weighting.history[-1].w_cls
+    assert logged[1]["alwa/w_cls"] == t.weighting.history[-1].weights["cls"]
 
 
 @pytest.mark.parametrize("weighting", ["alwa2", "uw"])

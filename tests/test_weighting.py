@@ -212,7 +212,7 @@ def test_dynamic_weight_average_formula():
     expected = 2 * e / e.sum()
     assert [w.w["cls"], w.w["reg"]] == pytest.approx(expected.tolist())
     np.testing.assert_allclose(w(x).numpy(), [expected[1] * 1, expected[0] * 2, expected[1] * 3], rtol=1e-6)
-    assert [round(m, 6) for m in w.history[-1].__dict__.values()][5:7] == [3.0, 2.0]  # mean_cls, mean_reg
+    assert {g: round(m, 6) for g, m in w.history[-1].means.items()} == {"cls": 3.0, "reg": 2.0}
     b = build_weighting("dwa", GROUPS)
     b.load_state_dict(w.state_dict())
     assert b.w == w.w and b.epoch_losses == w.epoch_losses

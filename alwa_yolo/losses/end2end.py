@@ -33,7 +33,7 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
         E2ELoss.__init__(self, model, loss_fn)
         branch = self.one2one
         self.loss_names = branch.loss_names
-        names = 2 * tuple(branch.loss_names)
+        names = 2 * tuple(branch.loss_names)  # one-to-many, then one-to-one: one name (and weight) per term kind
         self.setup_weighting(
             branch.options, branch.gains, names, branch.device, model.args, shared=shared_weighting(model)
         )

@@ -2,8 +2,11 @@
 
 Each alwa-yolo criterion (anchor-free detection, end-to-end detection, segmentation, the anchor-based head) computes
 its gain-scaled terms ``g_k * L_k`` the way its stock Ultralytics / YOLOv5 counterpart does, then hands them to
-:class:`WeightedCriterion.combine`, which applies the strategy and the batch-size factor. What differs between the
-criteria is only which terms they have; what those terms mean to a strategy is decided here, once:
+:class:`WeightedCriterion.combine`, which applies the strategy and the batch-size factor. The terms travel as a
+named vector: the criterion declares its loss item names once (``box_loss``, ``cls_loss``, ...; an end-to-end head
+names both branches' terms alike, so they share a weight), the strategy is built for, or checked against, exactly
+those names, and every log column is named after them. What differs between the criteria is only which terms they
+have; what those terms mean to a strategy is decided here, once:
 
 - :data:`TERM_GROUPS`: the ALWA group of each loss item name (classification C or localisation R);
 - :data:`TERM_GAINS`: the hyperparameter that is each term's base gain (Ultralytics multiplies its third detection
@@ -126,10 +129,10 @@ class WeightedCriterion:
             self._report_factors = {}
         groups = [TERM_GROUPS[n] for n in names]
         if shared is not None:
-            if shared.groups != tuple(groups) or shared.name != options["weighting"]:
+            if shared.names != tuple(names) or shared.groups != tuple(groups) or shared.name != options["weighting"]:
                 raise ValueError(
-                    f"the run's {shared.name} strategy weights terms of groups {shared.groups}, this criterion "
-                    f"has {tuple(names)} ({options['weighting']})"
+                    f"the run's {shared.name} strategy weights terms {shared.names}, this criterion has "
+                    f"{tuple(names)} ({options['weighting']})"
                 )
             self.weighting = shared
             return

@@ -53,7 +53,7 @@ class ALWA(WindowedWeighting):
         if not skipped:
             self.set_weights(self.rule(s_cls, s_reg), self.w["reg"])
         self.window.clear()
-        return self.record(s_cls, s_reg, means, skipped)
+        return self.record((s_cls, s_reg), means, skipped)
 
 
 class ALWA1(ALWA):

@@ -1,16 +1,25 @@
 """The interface every loss-weighting strategy implements, and the record of one weight update.
 
-A strategy sees, every training iteration, the vector of gain-scaled loss terms ``g_k * L_k`` (box, cls, dfl, ...
-in the criterion's order) and the group of each term (``"cls"`` for classification and objectness, ``"reg"`` for
-localisation), and returns the weighted vector whose sum is the training loss. It never calls ``backward`` and never
-reads a tensor back to the host between its updates, so a GPU never waits on it.
+A strategy sees, every training iteration, a *named vector*: the gain-scaled loss terms ``g_k * L_k`` of the
+criterion, in its order, with a name (``box_loss``, ``cls_loss``, ...) and an ALWA group (``"cls"`` for
+classification and objectness, ``"reg"`` for localisation) for each position, both declared once when the strategy
+is built. It returns the weighted vector whose sum is the training loss. Weights are held per term name; ALWA's two
+group weights are a view over them (:attr:`LossWeighting.w`, :meth:`LossWeighting.set_weights`). Terms that share a
+name (the two branches of an end-to-end head) share a weight.
+
+What a strategy logs (``alwa.csv``, ``results.csv``, ``alwa.png``) is per *unit*: the two groups for the strategies
+whose rule reads group statistics (:attr:`LossWeighting.log_by` ``"group"``, every released rule), or each term
+name for a strategy that weights terms one by one (``"term"``); the columns come from those names.
+
+A strategy never calls ``backward`` and never reads a tensor back to the host between its updates, so a GPU never
+waits on it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -20,34 +29,75 @@ GROUPS = ("cls", "reg")
 """The two ALWA groups: classification-like terms (cls, obj) and localisation terms (box, dfl, l1, seg)."""
 
 
+def unit_name(term: str) -> str:
+    """The log name of a term: ``box_loss`` -> ``box`` (the columns read ``w_box``, like Ultralytics' gain names)."""
+    return term.removesuffix("_loss")
+
+
 @dataclass(frozen=True)
 class WeightUpdate:
-    """One weight update, as written to ``alwa.csv``.
+    """One weight update, as written to ``alwa.csv``: one value per logged unit (group or term) for each field.
 
     Attributes:
         iteration: training iterations seen when the update happened (1-based, counts every training loss call).
-        stat_cls: the statistic the strategy's rule compared for the classification group (NaN for strategies whose
-            rule compares no window statistic, e.g. DWA).
-        stat_reg: the same for the regression group.
-        w_cls: classification weight after the update.
-        w_reg: regression weight after the update.
-        mean_cls: mean of the classification group loss over the period the update looked at (a window, an epoch),
-            as the strategy observed it (the released ALWA rules observe weighted losses, every other strategy the
-            gain-scaled, unweighted ones).
-        mean_reg: the same for the regression group.
+        stats: per unit, the statistic the strategy's rule compared (NaN for strategies whose rule compares no window
+            statistic, e.g. DWA).
+        weights: per unit, the weight after the update.
+        means: per unit, the mean loss over the period the update looked at (a window, an epoch), as the strategy
+            observed it (the released ALWA rules observe weighted losses, every other strategy the gain-scaled,
+            unweighted ones).
         skipped: the period's statistics were unusable (zero, NaN, too few values) and the weights were left alone.
         epoch: the training epoch (1-based) in which the update happened.
     """
 
     iteration: int
-    stat_cls: float
-    stat_reg: float
-    w_cls: float
-    w_reg: float
-    mean_cls: float
-    mean_reg: float
+    stats: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
     skipped: bool = False
     epoch: int = 0
+
+    # The two-group fields of an update logged per group (every released rule's), as ALWA's formulas name them.
+    stat_cls = property(lambda self: self.stats["cls"])
+    stat_reg = property(lambda self: self.stats["reg"])
+    w_cls = property(lambda self: self.weights["cls"])
+    w_reg = property(lambda self: self.weights["reg"])
+    mean_cls = property(lambda self: self.means["cls"])
+    mean_reg = property(lambda self: self.means["reg"])
+
+    def row(self) -> dict[str, Any]:
+        """The flat ``alwa.csv`` row, ``{iteration, epoch, stat_<unit>..., w_<unit>..., mean_<unit>..., skipped}``
+        (also how checkpoints keep the history: a checkpoint of alwa-yolo 0.1 holds the same keys)."""
+        return {
+            "iteration": self.iteration,
+            "epoch": self.epoch,
+            **{f"stat_{u}": v for u, v in self.stats.items()},
+            **{f"w_{u}": v for u, v in self.weights.items()},
+            **{f"mean_{u}": v for u, v in self.means.items()},
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], units: Sequence[str]) -> WeightUpdate:
+        """Inverse of :meth:`row` for the strategy's ``units``."""
+
+        def values(prefix: str) -> dict[str, float]:
+            return {u: float(row[f"{prefix}_{u}"]) for u in units}
+
+        return cls(
+            int(row["iteration"]),
+            values("stat"),
+            values("w"),
+            values("mean"),
+            skipped=bool(row.get("skipped", False)),
+            epoch=int(row.get("epoch", 0)),
+        )
+
+
+def csv_columns(units: Sequence[str]) -> tuple[str, ...]:
+    """``alwa.csv``'s header for these units: the statistic each unit's rule compared, the weights after the update,
+    the means over the period the update looked at, and whether the period was unusable (weights left alone)."""
+    return ("iteration", "epoch", *(f"{k}_{u}" for k in ("stat", "w", "mean") for u in units), "skipped")
 
 
 def usable(n: float, s_cls: float, s_reg: float) -> bool:
@@ -79,10 +129,13 @@ class LossWeighting:
     """Base interface: turn gain-scaled loss terms into weighted terms, one training iteration at a time.
 
     Subclasses set :attr:`name` (the ``--weighting`` value) and override :meth:`observe` (window statistics),
-    :meth:`epoch_end` (per-epoch rules) or ``__call__`` (learned weights). Weights are per group, ``self.w``.
+    :meth:`epoch_end` (per-epoch rules) or :meth:`weight` (learned weights). Weights are per term name
+    (:attr:`weights`); :meth:`set_weights` and :attr:`w` are the two-group view ALWA's rules use.
 
     Args:
         groups: the ALWA group (``"cls"`` or ``"reg"``) of each loss term, in the criterion's order.
+        names: the name of each loss term (``box_loss``, ...); terms with one name share a weight and must share a
+            group. Default: ``term0``, ``term1``, ... (a strategy built outside a criterion).
     """
 
     name = "base"
@@ -90,34 +143,83 @@ class LossWeighting:
     """Whether the strategy has parameters the optimiser trains (:meth:`parameters`)."""
     default_gains = "unit"
     """Base gains under ``--gains auto``: ``"unit"`` (1.0 each, the paper's setting) or ``"hyp"`` (Ultralytics')."""
+    log_by = "group"
+    """What the logs show: ``"group"`` (``w_cls`` / ``w_reg``, the group statistics) or ``"term"`` (one column per
+    term name, ``w_box`` / ``w_cls`` / ``w_dfl``, for a strategy that weights the terms one by one)."""
 
-    def __init__(self, groups: Sequence[str]):
+    def __init__(self, groups: Sequence[str], names: Sequence[str] | None = None):
         unknown = set(groups) - set(GROUPS)
         if unknown:
             raise ValueError(f"unknown loss group(s) {sorted(unknown)}; each term must be in one of {GROUPS}")
         self.groups = tuple(groups)
-        self.w = {"cls": 1.0, "reg": 1.0}
+        self.names = tuple(names) if names is not None else tuple(f"term{i}" for i in range(len(self.groups)))
+        if len(self.names) != len(self.groups):
+            raise ValueError(f"{len(self.names)} term names for {len(self.groups)} terms")
+        self.group_of = dict(zip(self.names, self.groups))
+        if len(set(zip(self.names, self.groups))) != len(self.group_of):
+            raise ValueError(f"terms that share a name must share a group: {list(zip(self.names, self.groups))}")
+        self.term_names = tuple(self.group_of)
+        """Each distinct term name once, in order: the keys of :attr:`weights`."""
+        self.weights = dict.fromkeys(self.term_names, 1.0)
+        """The weight of each term name (every position with that name)."""
         self.iteration = 0
         self.epoch = 0  # set by the trainer at each epoch start, stamped on updates
         self.history: list[WeightUpdate] = []
-        self.epoch_losses: list[list[float]] = []  # per epoch: mean cls, mean reg group loss (pooled), iteration
+        self.epoch_losses: list[list[float]] = []  # per epoch: the mean loss of each unit (pooled), iteration
         self.last_group_losses: torch.Tensor | None = None  # (2,) group sums of the last training iteration, on device
-        self._epoch_sums: torch.Tensor | None = None  # (2,) running sum of this epoch's group losses, on device
+        self.last_unit_losses: torch.Tensor | None = None  # (units,) the same per logged unit (the groups' by default)
+        self._epoch_sums: torch.Tensor | None = None  # (units,) running sum of this epoch's unit losses, on device
         self._epoch_count = 0
-        self._masks: dict[torch.device, torch.Tensor] = {}
+        self._masks: dict[tuple[str, torch.device], torch.Tensor] = {}
         self._term_weights: torch.Tensor | None = None
 
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> LossWeighting:
         """Build from the resolved training options; strategies with options of their own override this."""
-        return cls(groups)
+        return cls(groups, names=options.get("term_names"))
+
+    # --- the units the logs show ---------------------------------------------------------------------------------
+    @property
+    def units(self) -> tuple[str, ...]:
+        """The logged units: :data:`GROUPS`, or each term name without ``_loss`` (:attr:`log_by`)."""
+        return GROUPS if self.log_by == "group" else tuple(unit_name(n) for n in self.term_names)
+
+    def unit_weights(self) -> dict[str, float]:
+        """The weights now in force, per logged unit (what ``alwa.csv`` and ``results.csv`` record)."""
+        if self.log_by == "group":
+            return self.w
+        return {unit_name(n): w for n, w in self.weights.items()}
+
+    # --- the weights -------------------------------------------------------------------------------------------
+    @property
+    def w(self) -> dict[str, float]:
+        """The two-group view ``{"cls": w_cls, "reg": w_reg}``: the weight of each group's terms (their mean, for a
+        strategy that gives a group's terms different weights; 1.0 for a group without terms)."""
+        view = {}
+        for group in GROUPS:
+            ws = [w for n, w in self.weights.items() if self.group_of[n] == group]
+            view[group] = ws[0] if len(set(ws)) == 1 else (sum(ws) / len(ws) if ws else 1.0)
+        return view
+
+    def set_weights(self, w_cls: float, w_reg: float) -> None:
+        """Set every classification term's weight to ``w_cls`` and every localisation term's to ``w_reg``."""
+        by_group = {"cls": float(w_cls), "reg": float(w_reg)}
+        self.set_term_weights({n: by_group[g] for n, g in self.group_of.items()})
+
+    def set_term_weights(self, weights: Mapping[str, float]) -> None:
+        """Set the weights of the named terms (others keep theirs); the per-term tensor is rebuilt lazily."""
+        unknown = set(weights) - set(self.weights)
+        if unknown:
+            raise ValueError(f"no loss term(s) {sorted(unknown)}; this criterion has {list(self.term_names)}")
+        self.weights.update({n: float(w) for n, w in weights.items()})
+        self._term_weights = None
 
     # --- what the criterion calls -------------------------------------------------------------------------------
     def __call__(self, terms: torch.Tensor, training: bool = True) -> torch.Tensor:
         """Weight one iteration's terms.
 
         Args:
-            terms: (n_terms,) gain-scaled losses ``g_k * L_k`` with their autograd graph.
+            terms: (n_terms,) gain-scaled losses ``g_k * L_k`` with their autograd graph, in the declared order.
             training: whether this is a training iteration; validation losses are weighted but never observed.
 
         Returns:
@@ -128,36 +230,46 @@ class LossWeighting:
             self.iteration += 1
             seen = terms.detach()
             self.last_group_losses = self.group_sums(seen)
-            wide = self.last_group_losses.to(torch.float32 if seen.device.type == "mps" else torch.float64)
+            self.last_unit_losses = self.last_group_losses if self.log_by == "group" else self.unit_sums(seen)
+            wide = self.last_unit_losses.to(torch.float32 if seen.device.type == "mps" else torch.float64)
             self._epoch_sums = wide if self._epoch_sums is None else self._epoch_sums + wide
             self._epoch_count += 1
             self.observe(seen, weighted.detach())
         return weighted
 
     def weight(self, terms: torch.Tensor) -> torch.Tensor:
-        """The weighted terms (``w_group * term``); learned strategies override this."""
+        """The weighted terms (each term times its name's weight); learned strategies override this."""
         return terms * self.term_weights(terms)
 
     def term_weights(self, terms: torch.Tensor) -> torch.Tensor:
-        """Per-term weights as a tensor on the terms' device (rebuilt only when the weights change).
+        """Per-position weights as a tensor on the terms' device (rebuilt only when the weights change).
 
-        Built from the cached group matrix and the weights as Python scalars, so the iteration after an update copies
+        Built from a cached 0/1 matrix and the weights as Python scalars, so the iteration after an update copies
         nothing from the host (``torch.tensor(..., device=cuda)`` is a blocking copy, a sync on a GPU).
         """
         tw = self._term_weights
         if tw is None or tw.device != terms.device or tw.dtype != terms.dtype:
-            mask = self.group_matrix(terms)
-            tw = mask[0] * self.w[GROUPS[0]] + mask[1] * self.w[GROUPS[1]]
+            tie = self.name_matrix(terms)
+            tw = sum(tie[i] * self.weights[n] for i, n in enumerate(self.term_names))
             self._term_weights = tw
         return tw
 
+    def _matrix(self, kind: str, like: torch.Tensor) -> torch.Tensor:
+        mask = self._masks.get((kind, like.device))
+        if mask is None:
+            rows = GROUPS if kind == "group" else self.term_names
+            keys = self.groups if kind == "group" else self.names
+            mask = torch.tensor([[k == row for k in keys] for row in rows], device=like.device)
+            self._masks[(kind, like.device)] = mask
+        return mask.to(like.dtype)
+
     def group_matrix(self, like: torch.Tensor) -> torch.Tensor:
         """(2, n_terms) 0/1 matrix, row g marks the terms of group ``GROUPS[g]`` (cached per device)."""
-        mask = self._masks.get(like.device)
-        if mask is None:
-            mask = torch.tensor([[g == group for g in self.groups] for group in GROUPS], device=like.device)
-            self._masks[like.device] = mask
-        return mask.to(like.dtype)
+        return self._matrix("group", like)
+
+    def name_matrix(self, like: torch.Tensor) -> torch.Tensor:
+        """(names, n_terms) 0/1 matrix, row i marks the positions named ``term_names[i]`` (cached per device)."""
+        return self._matrix("name", like)
 
     def group_sums(self, terms: torch.Tensor) -> torch.Tensor:
         """(2,) sums of the terms of each group, cls first; device ops, so no host sync.
@@ -166,6 +278,12 @@ class LossWeighting:
         would run a matmul in half precision and round the sums the windows read (bf16 keeps 8 bits).
         """
         return (self.group_matrix(terms) * terms).sum(1)
+
+    def unit_sums(self, terms: torch.Tensor) -> torch.Tensor:
+        """(units,) sums of the terms of each logged unit (the groups, or each term name)."""
+        if self.log_by == "group":
+            return self.group_sums(terms)
+        return (self.name_matrix(terms) * terms).sum(1)
 
     def parameters(self) -> list[torch.nn.Parameter]:
         """Learnable parameters the optimiser must update (only uncertainty weighting has any)."""
@@ -178,28 +296,37 @@ class LossWeighting:
     def observe(self, terms: torch.Tensor, weighted: torch.Tensor) -> None:
         """See one training iteration's detached terms before and after weighting (``self.iteration`` counts it)."""
 
-    def set_weights(self, w_cls: float, w_reg: float) -> None:
-        """Set the group weights; the per-term tensor is rebuilt lazily on the next call."""
-        self.w = {"cls": float(w_cls), "reg": float(w_reg)}
-        self._term_weights = None
-
     # --- what the trainer calls ---------------------------------------------------------------------------------
     def epoch_end(self) -> None:
         """Hook at the end of each training epoch, called on every DDP rank.
 
-        The base class records the epoch's mean group losses, as it observed them (averaged over ranks; one host
-        read per epoch): ``alwa.png`` draws the whole run's loss curve from them after a resume, and DWA sets its
-        weights from them.
+        The base class records the epoch's mean loss of each unit, as it observed them (averaged over ranks; one
+        host read per epoch): ``alwa.png`` draws the whole run's loss curve from them after a resume, and DWA sets
+        its weights from them.
         """
         if self._epoch_count:
             means = all_reduce_mean(self._epoch_sums / self._epoch_count)
             self.epoch_losses.append([*means.cpu().tolist(), self.iteration])
         self._epoch_sums, self._epoch_count = None, 0
 
-    def record(self, stat_cls: float, stat_reg: float, means: list[float], skipped: bool = False) -> WeightUpdate:
-        """Append an update with the weights now in force to :attr:`history` and return it."""
+    def record(self, stats: Sequence[float], means: Sequence[float], skipped: bool = False) -> WeightUpdate:
+        """Append an update with the weights now in force to :attr:`history` and return it.
+
+        Args:
+            stats: the statistic the rule compared, one per unit (:attr:`units`, in order).
+            means: the mean loss of each unit over the period the rule looked at.
+            skipped: the period was unusable and the weights were left alone.
+        """
+        units = self.units
+        if len(stats) != len(units) or len(means) != len(units):
+            raise ValueError(f"{self.name} records {len(stats)} stats / {len(means)} means for units {units}")
         update = WeightUpdate(
-            self.iteration, stat_cls, stat_reg, self.w["cls"], self.w["reg"], *means, skipped=skipped, epoch=self.epoch
+            self.iteration,
+            dict(zip(units, map(float, stats))),
+            self.unit_weights(),
+            dict(zip(units, map(float, means))),
+            skipped=skipped,
+            epoch=self.epoch,
         )
         self.history.append(update)
         return update
@@ -212,19 +339,31 @@ class LossWeighting:
         """Everything needed to continue exactly where training stopped (saved in checkpoints)."""
         return {
             "name": self.name,
-            "w": dict(self.w),
+            "weights": dict(self.weights),
+            "w": self.w,
             "iteration": self.iteration,
             "epoch": self.epoch,
-            "history": [u.__dict__ for u in self.history],
+            "history": [u.row() for u in self.history],
             "epoch_losses": [list(x) for x in self.epoch_losses],
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`; refuses a state saved by a different strategy."""
+        """Restore :meth:`state_dict`; refuses a state saved by a different strategy or for other terms.
+
+        A state without per-term weights (alwa-yolo 0.1) restores the two group weights it holds.
+        """
         if state.get("name") != self.name:
             raise ValueError(f"checkpoint holds '{state.get('name')}' weighting state, this run uses '{self.name}'")
-        self.set_weights(state["w"]["cls"], state["w"]["reg"])
+        if "weights" in state:
+            if set(state["weights"]) != set(self.term_names):
+                raise ValueError(
+                    f"checkpoint's weighting state is for terms {sorted(state['weights'])}, this run's criterion "
+                    f"has {sorted(self.term_names)}"
+                )
+            self.set_term_weights(state["weights"])
+        else:
+            self.set_weights(state["w"]["cls"], state["w"]["reg"])
         self.iteration = int(state["iteration"])
         self.epoch = int(state.get("epoch", 0))
-        self.history = [WeightUpdate(**u) for u in state.get("history", [])]
+        self.history = [WeightUpdate.from_row(u, self.units) for u in state.get("history", [])]
         self.epoch_losses = [list(x) for x in state.get("epoch_losses", [])]

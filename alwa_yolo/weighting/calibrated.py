@@ -85,11 +85,10 @@ class CalibratedALWA(WindowedWeighting):
         term_names: Sequence[str] | None = None,
         term_gains: Sequence[float] | None = None,
     ):
-        super().__init__(groups, interval)
         names = list(term_names) if term_names is not None else [str(i) for i in range(len(groups))]
-        self.term_names = tuple(names)
-        unique = list(dict.fromkeys(names))
-        self._name_groups = [self.groups[names.index(u)] for u in unique]
+        super().__init__(groups, interval, names)
+        unique = list(self.term_names)
+        self._name_groups = [self.group_of[u] for u in unique]
         self._tie = torch.tensor([[n == u for n in names] for u in unique], dtype=torch.float64)  # (names, terms)
         self._gains = torch.tensor(list(term_gains) if term_gains is not None else [1.0] * len(groups))
         self.calibration_sums = torch.zeros(len(unique), dtype=torch.float64)  # raw sums of each name's values
@@ -162,7 +161,7 @@ class CalibratedALWA(WindowedWeighting):
             w = math.exp((1 - SMOOTHING) * math.log(self.w["cls"]) + SMOOTHING * math.log(target))
             self.set_weights(w, self.w["reg"])
         self.window.clear()
-        return self.record(s_cls, s_reg, means, skipped)
+        return self.record((s_cls, s_reg), means, skipped)
 
     def to(self, device: torch.device | str) -> CalibratedALWA:
         """Move the calibration (with the constants it is computed from) and the window to ``device``."""
@@ -176,7 +175,7 @@ class CalibratedALWA(WindowedWeighting):
         calibration found in place of hand-tuned gains; empty while still calibrating."""
         if self.calibrating:
             return {}
-        return dict(zip(self.term_names, (self.scale * self._gains.to(self.scale)).tolist()))
+        return dict(zip(self.names, (self.scale * self._gains.to(self.scale)).tolist()))
 
     def state_dict(self) -> dict:
         """Weights, calibration, history and the open window (pooled under DDP)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -20,8 +21,8 @@ class DynamicWeightAverage(LossWeighting):
 
     name = "dwa"
 
-    def __init__(self, groups: Sequence[str], temperature: float = 2.0):
-        super().__init__(groups)
+    def __init__(self, groups: Sequence[str], temperature: float = 2.0, names: Sequence[str] | None = None):
+        super().__init__(groups, names)
         self.temperature = float(temperature)
 
     def epoch_end(self) -> None:
@@ -32,4 +33,4 @@ class DynamicWeightAverage(LossWeighting):
             (c1, r1, *_), (c2, r2, *_) = self.epoch_losses[-2], self.epoch_losses[-1]
             ratios = torch.tensor([c2 / max(c1, 1e-12), r2 / max(r1, 1e-12)]) / self.temperature
             self.set_weights(*(len(GROUPS) * torch.softmax(ratios, 0)).tolist())
-            self.record(float("nan"), float("nan"), [c2, r2])
+            self.record((math.nan, math.nan), (c2, r2))

@@ -23,8 +23,8 @@ class UncertaintyWeighting(LossWeighting):
     name = "uw"
     learnable = True
 
-    def __init__(self, groups: Sequence[str]):
-        super().__init__(groups)
+    def __init__(self, groups: Sequence[str], names: Sequence[str] | None = None):
+        super().__init__(groups, names)
         self.log_vars = torch.nn.Parameter(torch.zeros(len(GROUPS)))
         self.log_vars.register_hook(lambda grad: all_reduce_mean(grad) if distributed() else grad)
         self.set_weights(0.5, 0.5)

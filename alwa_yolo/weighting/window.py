@@ -114,10 +114,11 @@ class WindowedWeighting(LossWeighting):
     Args:
         groups: ALWA group of each loss term.
         interval: iterations per window; at least 2, for a sample standard deviation.
+        names: the name of each loss term (see :class:`~alwa_yolo.weighting.base.LossWeighting`).
     """
 
-    def __init__(self, groups: Sequence[str], interval: int = 100):
-        super().__init__(groups)
+    def __init__(self, groups: Sequence[str], interval: int = 100, names: Sequence[str] | None = None):
+        super().__init__(groups, names)
         if int(interval) < 2:
             raise ValueError(
                 f"{self.name} interval must be at least 2 iterations (a sample std needs two), got {interval}"
@@ -129,7 +130,7 @@ class WindowedWeighting(LossWeighting):
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> WindowedWeighting:
         """The window length is ``--alwa-interval``."""
-        return cls(groups, interval=options["alwa_interval"])
+        return cls(groups, interval=options["alwa_interval"], names=options.get("term_names"))
 
     def epoch_end(self) -> None:
         """Record the epoch's losses; under DDP also keep the pooled open window for the checkpoint."""
