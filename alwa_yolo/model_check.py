@@ -155,15 +155,32 @@ def read_checkpoint(path: str, flag: str = "--weights") -> tuple[Any, Any]:
 
     Raises:
         UserError: the file is empty, not a PyTorch file, or holds no model.
-    """
-    import torch
-    from ultralytics.utils.patches import torch_load
 
+    The last file read is kept (keyed by path, size and modification time): the pre-flight of ``--resume`` asks
+    twice (is it resumable, which task is it), and the file is read once.
+    """
     file = Path(path)
     if not file.is_file():
         raise UserError(f"{flag} '{path}' is not a file. {FIX}")
-    if file.stat().st_size == 0:
+    stat = file.stat()
+    if stat.st_size == 0:
         raise UserError(f"{flag} '{path}' is an empty file (0 bytes), not a checkpoint. {FIX}")
+    key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+    if _last_read and _last_read[0] == key:
+        return _last_read[1]
+    result = _read_checkpoint(file, path, flag)
+    _last_read[:] = [key, result]
+    return result
+
+
+_last_read: list = []
+"""``[key, (ckpt, model)]`` of the last checkpoint :func:`read_checkpoint` read."""
+
+
+def _read_checkpoint(file: Path, path: str, flag: str) -> tuple[Any, Any]:
+    import torch
+    from ultralytics.utils.patches import torch_load
+
     try:
         import alwa_yolo.anchor  # noqa: F401  (anchor checkpoints unpickle alwa-yolo classes)
 

@@ -960,7 +960,7 @@ def test_hyp_file_beats_defaults_and_loses_to_flags(tiny_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_honours_safe_flags_and_names_the_others(tiny_data, tmp_path, caplog):
+def test_resume_honours_safe_flags_and_names_the_others(tiny_data, tmp_path, caplog, monkeypatch):
     """An interrupted run resumed with flags: --batch-size is honoured; --weighting and --epochs are ignored with one
     warning line that names them and says why; Ultralytics' own warning does not repeat them."""
     import train
@@ -993,7 +993,17 @@ def test_resume_honours_safe_flags_and_names_the_others(tiny_data, tmp_path, cap
     caplog.clear()
 
     flags = ["--resume", str(last), "--batch-size", "4", "--weighting", "fixed", "--epochs", "5", "--workers", "0"]
+    import ultralytics.utils.patches as patches
+
+    from alwa_yolo.preflight import check_training
+
+    reads = []
+    real_load = patches.torch_load
+    monkeypatch.setattr(patches, "torch_load", lambda *a, **k: reads.append(a[0]) or real_load(*a, **k))
     overrides = train.overrides_from(train.parse_opt(flags))
+    check_training(dict(overrides), "--resume")  # what train.py's main asks next: the checkpoint's task
+    assert len(reads) == 1  # the pre-flight reads the checkpoint once (Ultralytics reads it once more to resume)
+    monkeypatch.undo()
     assert overrides["batch"] == 4 and "weighting" not in overrides and "epochs" not in overrides
     resumed = ALWADetectionTrainer(overrides=overrides)
     assert resumed.args.batch == 4 and resumed.batch_size == 4
