@@ -10,6 +10,7 @@ from typing import Any
 
 from ultralytics.utils import LOGGER, RANK
 
+from . import probes
 from .anchor.autoanchor import autoanchor_callback
 from .faults import kill_point
 from .weight_log import calibrated_gains
@@ -61,8 +62,9 @@ callbacks = {
     "on_pretrain_routine_end": [autoanchor_callback],  # a no-op for anchor-free models
     "on_train_start": [on_train_start],
     "on_train_epoch_start": [on_train_epoch_start],
-    "on_train_batch_end": [on_train_batch_end],
+    "on_train_batch_end": [on_train_batch_end, probes.on_train_batch_end],
     "on_train_epoch_end": [on_train_epoch_end],
+    "on_fit_epoch_end": [probes.on_fit_epoch_end],
     "on_train_end": [on_train_end],
 }
 """What the ALWA trainers register, event -> functions, in order."""

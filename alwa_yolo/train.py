@@ -204,6 +204,7 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
 
 def main(opt: argparse.Namespace) -> Path:
     """Train with parsed options and return the run folder."""
+    from alwa_yolo.distributed import launched_rank
     from alwa_yolo.preflight import check_training
 
     overrides = overrides_from(opt)
@@ -224,12 +225,15 @@ def main(opt: argparse.Namespace) -> Path:
     except BaseException as e:
         if started:  # a crash during training: the run folder holds what was saved, keep it
             raise
-        remove_failed_start(run_dir, allowed=("args.yaml",))
+        if launched_rank() in {-1, 0}:  # only the rank that writes the run folder cleans it up
+            remove_failed_start(run_dir, allowed=("args.yaml",))
         if isinstance(e, UserError) or not isinstance(e, SETUP_ERRORS):
             raise
         # set-up only (argument types, device, dataset, dataloaders): these are Ultralytics' words on the user's input
         stage = "rejected the configuration" if trainer is None else "could not start training"
         raise UserError(f"Ultralytics {stage}: {' '.join(str(e).split())}") from None
+    if launched_rank() not in {-1, 0}:
+        return trainer.save_dir
     best = trainer.best if trainer.best.exists() else trainer.last
     print(f"\nRun folder: {trainer.save_dir}\n  weights:  {best}\n  weights log: {trainer.save_dir / 'alwa.csv'}")
     data = overrides.get("data") or trainer.args.data  # a resume without --data trains on the checkpoint's

@@ -3,7 +3,9 @@
 They override only named hooks of ``DetectionTrainer`` / ``SegmentationTrainer`` / ``BaseTrainer``:
 
 - ``__init__``: accepts alwa-yolo's options beside Ultralytics' (also when Ultralytics' DDP worker rebuilds the
-  trainer from its stock configuration) and registers :data:`~alwa_yolo.callbacks.callbacks`;
+  trainer from its stock configuration), takes the world size from torchrun's environment when launched by it
+  (several nodes, or CPU ranks; :mod:`~alwa_yolo.distributed`) and registers :data:`~alwa_yolo.callbacks.callbacks`;
+- ``_setup_ddp``: a gloo process group for CPU ranks, Ultralytics' own otherwise;
 - ``get_model``: the weighted model (anchor-free, anchor-based, end-to-end, segmentation);
 - ``get_dataset``: generates the built-in demo sets before Ultralytics checks the yaml;
 - ``get_validator``: the stock validator, handed only Ultralytics' own arguments;
@@ -41,6 +43,7 @@ from ultralytics.utils.torch_utils import unwrap_model
 from .anchor import AnchorDetectionModel, is_anchor_cfg
 from .callbacks import callbacks
 from .data.resolve import resolve_data
+from .distributed import init_cpu_process_group, launched_world_size
 from .errors import UserError
 from .faults import kill_point
 from .model import ALWADetectionModel, ALWAModelMixin, ALWASegmentationModel
@@ -63,6 +66,9 @@ class ALWATrainerMixin:
         cfg = DEFAULT_CFG if cfg is None else {**DEFAULT_CFG, **cfg2dict(cfg)}
         check_options({**cfg, **(overrides or {})})  # before Ultralytics creates the run folder
         super().__init__(cfg, overrides, _callbacks)
+        world = launched_world_size()
+        if world and world != self.world_size:  # torchrun: several nodes (N x G ranks), or CPU ranks (gloo)
+            self.world_size, self.ddp = world, False  # already a DDP worker: never spawn another launcher
         if self.device.type == "cpu":
             torch.set_num_threads(cpu_threads())
         check_ddp_schedule(self.args, self.world_size)
@@ -71,6 +77,14 @@ class ALWATrainerMixin:
             for fn in functions:
                 if fn not in self.callbacks.get(event, []):  # a DDP worker's pickled callbacks already hold them
                     self.add_callback(event, fn)
+
+    def _setup_ddp(self) -> None:
+        """Join the process group: gloo for CPU ranks under torchrun, else Ultralytics' (its device from
+        ``--device`` and ``LOCAL_RANK``, the group from torchrun's global ``RANK`` and the world size above)."""
+        if self.device.type == "cpu":
+            init_cpu_process_group(RANK, self.world_size)
+        else:
+            super()._setup_ddp()
 
     # --- model and data -----------------------------------------------------------------------------------------
     def get_model(self, cfg: Any = None, weights: torch.nn.Module | None = None, verbose: bool = True):
@@ -159,7 +173,10 @@ class ALWATrainerMixin:
 
     def final_eval(self) -> None:
         """Ultralytics' final evaluation, whose in-place strip of ``last.pt`` / ``best.pt`` (``strip_optimizer``
-        writes straight onto the file) happens on staged copies that then replace the originals."""
+        writes straight onto the file) happens on staged copies that then replace the originals. Only rank 0
+        writes checkpoints; the other DDP ranks run Ultralytics' final evaluation as it is (its barrier)."""
+        if RANK not in {-1, 0}:
+            return super().final_eval()
         with staged_checkpoints(self, carry=True, point="stripped"):
             super().final_eval()
 

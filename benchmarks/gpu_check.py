@@ -24,13 +24,18 @@ Checks:
         the overhead ratios (and ``fixed`` through the ALWA trainer, the trainer's own share). On one H100 the
         ratios moved by about +-10 % between runs (three runs: stock-relative alwa2 1.08, 0.78, 0.94): read a
         difference below that as noise, or raise ``overhead_rounds``.
+    ddp/launcher, ddp/torchrun: with 2 or more GPUs, ``train.py --device 0,1`` (Ultralytics' own DDP launcher) and
+        ``torchrun --nproc_per_node 2 train.py --device 0,1``, ``alwa-cal``, 2 epochs: every rank's digests of its
+        model parameters, EMA and strategy state (``alwa_yolo/probes.py``) are equal, and equal to ``last.pt``'s.
+        One GPU: "skipped: 1 GPU". The dry run runs the torchrun row on 2 CPU ranks (gloo, through the test
+        harness ``tests/torchrun_cpu.py``).
 
 ``--dry-run`` runs the same checks on the CPU, shrunk (64-pixel images, a few iterations), for CI: sync debug mode
 is CUDA-only, so there the strategy's call is guarded by failing on every host read (``.item()``, ``.cpu()``,
 ``bool(tensor)``...) and the loss path's host reads are counted instead.
 
 Usage:
-    python benchmarks/gpu_check.py [--out DIR] [--checks sync,amp,resume,overhead] [--verbose]
+    python benchmarks/gpu_check.py [--out DIR] [--checks sync,amp,resume,overhead,ddp] [--verbose]
     python benchmarks/gpu_check.py --dry-run
 """
 
@@ -59,7 +64,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHECKS = ("sync", "amp", "resume", "overhead")
+CHECKS = ("sync", "amp", "resume", "overhead", "ddp")
 
 
 @dataclass
@@ -103,7 +108,9 @@ class Plan:
     overhead_warmup: int = 1  # rounds not timed (the dry run times its only round)
     overhead_skip: int = 3  # first iterations of each run not timed (allocator, kernel selection)
     workers: int = 8
-    caps: dict = field(default_factory=lambda: {"sync": 90, "amp": 110, "resume": 110, "overhead": 170})
+    ddp_data: dict = field(default_factory=lambda: {"train": 128, "val": 8, "imgsz": 128, "max_objects": 4})
+    ddp_batch: int = 16
+    caps: dict = field(default_factory=lambda: {"sync": 90, "amp": 110, "resume": 110, "overhead": 170, "ddp": 150})
 
     @property
     def torch_device(self) -> str:
@@ -142,7 +149,9 @@ def dry_plan() -> Plan:
         overhead_warmup=0,
         overhead_skip=1,
         workers=0,
-        caps={"sync": 150, "amp": 150, "resume": 200, "overhead": 150},
+        ddp_data={"train": 32, "val": 4, "imgsz": 64, "max_objects": 2},
+        ddp_batch=8,
+        caps={"sync": 150, "amp": 150, "resume": 200, "overhead": 150, "ddp": 120},
     )
 
 
@@ -701,6 +710,73 @@ def resume_one(plan: Plan, work: Path, data: str, name: str) -> tuple[str, str]:
     )
 
 
+def check_ddp(plan: Plan, report: Callable[[Result], None], deadline: float, work: Path) -> None:
+    """Two ranks, through Ultralytics' launcher and through torchrun: the ranks' digests agree with last.pt."""
+    import torch
+
+    gpus = torch.cuda.device_count() if plan.device != "cpu" else 0
+    if not plan.dry and gpus < 2:
+        report(Result("ddp", "SKIP", f"skipped: {gpus} GPU"))
+        return
+    data = generated_yaml(work, "ddp", plan.ddp_data)
+    flags = ["--data", data, "--epochs", "2", "--img", str(plan.ddp_data["imgsz"]), "--batch-size",
+             str(plan.ddp_batch), "--weighting", "alwa-cal", "--workers", str(plan.workers), "--project",
+             str(work / "runs"), "plots=False", "val=False", "seed=0"]  # fmt: skip
+    port = ["--master_port", str(29400 + os.getpid() % 1000)]
+    if plan.dry:
+        arms = {
+            "ddp/launcher": None,
+            "ddp/torchrun": ["-m", "torch.distributed.run", "--nproc_per_node", "2", *port,
+                             str(ROOT / "tests" / "torchrun_cpu.py"), "--device", "cpu"],
+        }  # fmt: skip
+    else:
+        arms = {
+            "ddp/launcher": [str(ROOT / "train.py"), "--device", "0,1"],
+            "ddp/torchrun": ["-m", "torch.distributed.run", "--nproc_per_node", "2", *port, str(ROOT / "train.py"),
+                             "--device", "0,1"],
+        }  # fmt: skip
+    for name, cmd in arms.items():
+        if cmd is None:
+            report(Result(name, "SKIP", "skipped: CPU dry run (Ultralytics launches DDP on GPUs only)"))
+            continue
+        if time.time() > deadline:
+            report(Result(name, "SKIP", "no time left under the check's cap"))
+            continue
+        t0 = time.perf_counter()
+        try:
+            status, detail = ddp_one(work, name, [*cmd, *flags, "--name", name.replace("/", "-")], deadline)
+        except Exception as e:
+            status, detail = "FAIL", failure(e)
+        report(Result(name, status, detail, time.perf_counter() - t0))
+
+
+def ddp_one(work: Path, name: str, cmd: list[str], deadline: float) -> tuple[str, str]:
+    """One 2-rank run; compares the ranks' digests with each other and with its last.pt."""
+    import json
+    import subprocess
+
+    from alwa_yolo.probes import checkpoint_digests
+
+    digests = work / f"digests-{name.replace('/', '-')}"
+    env = {**os.environ, "ALWA_YOLO_DIGEST_DIR": str(digests)}
+    p = subprocess.run([sys.executable, *cmd], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=max(30.0, deadline - time.time()))  # fmt: skip
+    if p.returncode:
+        return "FAIL", f"exit {p.returncode}: {' '.join((p.stdout + p.stderr)[-400:].split())}"
+    ranks = [json.loads(f.read_text()) for f in sorted(digests.glob("rank*.json"))]
+    run = work / "runs" / name.replace("/", "-")
+    problems = [] if len(ranks) == 2 else [f"{len(ranks)} rank digests, expected 2"]
+    for key in ("model", "ema", "weighting"):
+        if len({r[key] for r in ranks}) > 1:
+            problems.append(f"ranks disagree on {key}")
+    saved = checkpoint_digests(run / "weights" / "last.pt")
+    if ranks and saved != {"ema": ranks[0]["ema"], "weighting": ranks[0]["weighting"]}:
+        problems.append("last.pt differs from rank 0")
+    if problems:
+        return "FAIL", "; ".join(problems)
+    return "PASS", f"world {ranks[0]['world_size']}, {ranks[0]['iteration']} iterations; ranks and last.pt equal"
+
+
 def attach_synced_timer(trainer: Any, cuda: bool) -> list[float]:
     """Seconds of every iteration between the batch callbacks, the device synchronised at both ends on CUDA (so
     the time is the iteration's work, not how far ahead the host got)."""
@@ -852,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
         "amp": lambda deadline: check_amp(plan, report, deadline, work),
         "resume": lambda deadline: check_resume(plan, report, deadline, work),
         "overhead": lambda deadline: check_overhead(plan, report, deadline, work),
+        "ddp": lambda deadline: check_ddp(plan, report, deadline, work),
     }
     try:
         for name in chosen:
