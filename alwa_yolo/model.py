@@ -1,7 +1,8 @@
 """The models whose criterion is weighted, what a model file is, and how models are written to checkpoints.
 
-:class:`ALWADetectionModel` and :class:`ALWASegmentationModel` are Ultralytics' ``DetectionModel`` /
-``SegmentationModel`` with one override, ``init_criterion``; they add no layers and no parameters, so a checkpoint
+:class:`ALWADetectionModel`, :class:`ALWASegmentationModel`, :class:`ALWAPoseModel` and :class:`ALWAOBBModel` are
+Ultralytics' ``DetectionModel`` / ``SegmentationModel`` / ``PoseModel`` / ``OBBModel`` with one override,
+``init_criterion``; they add no layers and no parameters, so a checkpoint
 stores them as the plain Ultralytics class (:meth:`~ALWAModelMixin.for_checkpoint`) that stock Ultralytics loads
 without importing alwa_yolo. End-to-end heads (YOLO26, YOLOv10) get the end-to-end criterion, others the one-branch
 criterion, exactly as Ultralytics chooses.
@@ -12,10 +13,12 @@ from __future__ import annotations
 import copy
 
 import torch
-from ultralytics.nn.tasks import DetectionModel, SegmentationModel
+from ultralytics.nn.tasks import DetectionModel, OBBModel, PoseModel, SegmentationModel
 
 from .losses.detection import ALWADetectionLoss
 from .losses.end2end import ALWAE2ELoss
+from .losses.obb import ALWAOBBLoss, GainedOBBLoss
+from .losses.pose import pose_loss_class
 from .losses.segment import ALWASegmentationLoss, segmentation_loss_class
 
 
@@ -68,3 +71,25 @@ class ALWASegmentationModel(ALWAModelMixin, SegmentationModel):
         if is_end2end(self):
             return ALWAE2ELoss(self, segmentation_loss_class(self, weighted=False))
         return segmentation_loss_class(self, weighted=True)(self)
+
+
+class ALWAPoseModel(ALWAModelMixin, PoseModel):
+    """An Ultralytics ``PoseModel`` whose loss terms (box, pose, kobj, cls, dfl[, rle]) are combined by a strategy."""
+
+    stock_class = PoseModel
+
+    def init_criterion(self):
+        """The weighted pose criterion (YOLO26-pose's where the head is ``Pose26``), end-to-end where the head is."""
+        if is_end2end(self):
+            return ALWAE2ELoss(self, pose_loss_class(self, weighted=False))
+        return pose_loss_class(self, weighted=True)(self)
+
+
+class ALWAOBBModel(ALWAModelMixin, OBBModel):
+    """An Ultralytics ``OBBModel`` whose loss terms (box, cls, dfl, angle) are combined by a strategy."""
+
+    stock_class = OBBModel
+
+    def init_criterion(self) -> ALWAOBBLoss | ALWAE2ELoss:
+        """The weighted OBB criterion, end-to-end for YOLO26-obb."""
+        return ALWAE2ELoss(self, GainedOBBLoss) if is_end2end(self) else ALWAOBBLoss(self)

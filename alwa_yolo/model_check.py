@@ -1,8 +1,8 @@
 """What a ``--weights`` / ``--cfg`` file is, read before anything is written: its task, its head, or a clear error.
 
 Ultralytics decides a model's task from the file itself; a file that is not a model (random bytes, a dataset yaml,
-a plain dict saved with ``torch.save``) or a model alwa-yolo cannot weight (classification, pose, OBB, RT-DETR,
-open-vocabulary heads) would otherwise fail deep inside training, often after a run folder and a first epoch. Each of
+a plain dict saved with ``torch.save``) or a model alwa-yolo cannot weight (classification, RT-DETR, open-vocabulary
+heads) would otherwise fail deep inside training, often after a run folder and a first epoch. Each of
 those cases is a :class:`~alwa_yolo.errors.UserError` here that names the file, what it is, and what to pass instead.
 """
 
@@ -20,6 +20,10 @@ SUPPORTED_HEADS = {
     "AnchorDetect": "detect",  # alwa-yolo's YOLOv5-style anchor head
     "Segment": "segment",  # YOLOv8-seg, YOLO11-seg
     "Segment26": "segment",  # YOLO26-seg
+    "Pose": "pose",  # YOLOv8-pose, YOLO11-pose
+    "Pose26": "pose",  # YOLO26-pose
+    "OBB": "obb",  # YOLOv8-obb, YOLO11-obb
+    "OBB26": "obb",  # YOLO26-obb
 }
 """The heads alwa-yolo trains, by their class name in a model yaml or checkpoint, and their Ultralytics task."""
 
@@ -33,8 +37,9 @@ REFUSED_HEADS = {
 """Heads that are refused, and why."""
 
 FIX = (
-    "alwa-yolo trains detection and instance-segmentation models: pass a YOLOv8 / YOLO11 / YOLO26 / YOLOv10 model "
-    "(e.g. --weights yolov8n.yaml, yolo26n.yaml, yolov8n-seg.yaml, or a .pt checkpoint of one)."
+    "alwa-yolo trains detection, instance-segmentation, pose and oriented-box (OBB) models: pass a YOLOv8 / YOLO11 / "
+    "YOLO26 / YOLOv10 model (e.g. --weights yolov8n.yaml, yolo26n.yaml, yolov8n-seg.yaml, yolo11n-pose.yaml, "
+    "yolo11n-obb.yaml, or a .pt checkpoint of one)."
 )
 
 
@@ -43,7 +48,7 @@ class ModelInfo:
     """What a model file holds.
 
     Attributes:
-        task: Ultralytics' task name, ``"detect"`` or ``"segment"``.
+        task: Ultralytics' task name: ``"detect"``, ``"segment"``, ``"pose"`` or ``"obb"``.
         head: the class name of the model's last layer (``Detect``, ``Segment``, ``AnchorDetect``, ...).
         checkpoint: whether the file is a ``.pt`` checkpoint (else a model yaml).
     """
@@ -81,10 +86,6 @@ def _task(head: str, path: str, flag: str) -> str:
         )
     kind = {
         "Classify": "classification",
-        "Pose": "pose",
-        "Pose26": "pose",
-        "OBB": "oriented-box (OBB)",
-        "OBB26": "oriented-box (OBB)",
         "SemanticSegment": "semantic-segmentation",
         "Depth": "depth",
     }.get(head)

@@ -192,6 +192,12 @@ def check_training(overrides: dict[str, Any], flag: str = "--weights") -> str:
 
     if isinstance(overrides.get("pretrained"), str):  # --cfg builds the model, --weights' tensors are transferred
         check_model(overrides["pretrained"], "--weights")
+    if overrides.get("reg_loss", "ciou") != "ciou" and check_model(overrides["model"], flag).task == "obb":
+        raise UserError(
+            f"--reg-loss {overrides['reg_loss']} does not apply to an oriented-box (OBB) model: its box term is "
+            "Ultralytics' probIoU of rotated boxes, which the axis-aligned box losses cannot replace. Leave "
+            "--reg-loss at its default (ciou, here: the head's own box loss)."
+        )
     task, _ = check_inputs(
         overrides["model"], overrides.get("data"), device=overrides.get("device"), flag=flag,
         single_cls=bool(overrides.get("single_cls")),

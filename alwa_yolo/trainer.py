@@ -1,12 +1,13 @@
-"""The ALWA trainers: Ultralytics' detection and segmentation trainers with a weighted criterion.
+"""The ALWA trainers: Ultralytics' detection, segmentation, pose and OBB trainers with a weighted criterion.
 
-They override only named hooks of ``DetectionTrainer`` / ``SegmentationTrainer`` / ``BaseTrainer``:
+They override only named hooks of ``DetectionTrainer`` / ``SegmentationTrainer`` / ``PoseTrainer`` /
+``OBBTrainer`` / ``BaseTrainer``:
 
 - ``__init__``: accepts alwa-yolo's options beside Ultralytics' (also when Ultralytics' DDP worker rebuilds the
   trainer from its stock configuration), takes the world size from torchrun's environment when launched by it
   (several nodes, or CPU ranks; :mod:`~alwa_yolo.distributed`) and registers :data:`~alwa_yolo.callbacks.callbacks`;
 - ``_setup_ddp``: a gloo process group for CPU ranks, Ultralytics' own otherwise;
-- ``get_model``: the weighted model (anchor-free, anchor-based, end-to-end, segmentation);
+- ``get_model``: the weighted model (anchor-free, anchor-based, end-to-end, segmentation, pose, OBB);
 - ``get_dataset``: generates the built-in demo sets before Ultralytics checks the yaml;
 - ``get_validator``: the stock validator, handed only Ultralytics' own arguments;
 - ``set_model_attributes``: builds the run's one strategy (:attr:`weighting`), which the model hands to every
@@ -36,6 +37,8 @@ from typing import Any
 import torch
 from ultralytics.cfg import cfg2dict
 from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
+from ultralytics.models.yolo.obb import OBBTrainer, OBBValidator
+from ultralytics.models.yolo.pose import PoseTrainer, PoseValidator
 from ultralytics.models.yolo.segment import SegmentationTrainer, SegmentationValidator
 from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import unwrap_model
@@ -46,7 +49,7 @@ from .data.resolve import resolve_data
 from .distributed import init_cpu_process_group, launched_world_size
 from .errors import UserError
 from .faults import kill_point
-from .model import ALWADetectionModel, ALWAModelMixin, ALWASegmentationModel
+from .model import ALWADetectionModel, ALWAModelMixin, ALWAOBBModel, ALWAPoseModel, ALWASegmentationModel
 from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_options
 from .weight_log import WeightLog
 from .weighting import LossWeighting
@@ -91,7 +94,8 @@ class ALWATrainerMixin:
         """A weighted model built from ``cfg`` (the anchor-based head when the yaml ends in ``AnchorDetect``), with
         the matching tensors of ``weights`` loaded if given; a fine-tune starts a fresh weighting state."""
         model_cls = AnchorDetectionModel if is_anchor_cfg(cfg) else self.model_class
-        model = model_cls(cfg, nc=self.data["nc"], ch=self.data["channels"], verbose=verbose and RANK == -1)
+        extra = {"data_kpt_shape": self.data["kpt_shape"]} if self.args.task == "pose" else {}  # as PoseTrainer
+        model = model_cls(cfg, nc=self.data["nc"], ch=self.data["channels"], verbose=verbose and RANK == -1, **extra)
         model = self.set_model_names_for_load(model)
         if weights:
             model.load(weights)
@@ -226,7 +230,26 @@ class ALWASegmentationTrainer(ALWATrainerMixin, SegmentationTrainer):
     validator_class = SegmentationValidator
 
 
-TRAINERS = {"detect": ALWADetectionTrainer, "segment": ALWASegmentationTrainer}
+class ALWAPoseTrainer(ALWATrainerMixin, PoseTrainer):
+    """Train a YOLO pose model (YOLOv8-pose, YOLO11-pose, YOLO26-pose) with weighted loss terms."""
+
+    model_class = ALWAPoseModel
+    validator_class = PoseValidator
+
+
+class ALWAOBBTrainer(ALWATrainerMixin, OBBTrainer):
+    """Train a YOLO oriented-box model (YOLOv8-obb, YOLO11-obb, YOLO26-obb) with weighted loss terms."""
+
+    model_class = ALWAOBBModel
+    validator_class = OBBValidator
+
+
+TRAINERS = {
+    "detect": ALWADetectionTrainer,
+    "segment": ALWASegmentationTrainer,
+    "pose": ALWAPoseTrainer,
+    "obb": ALWAOBBTrainer,
+}
 """Ultralytics task name -> the alwa-yolo trainer for it."""
 
 
@@ -340,4 +363,11 @@ def trim_results_csv(csv: Path, last_epoch: int) -> None:
     os.replace(tmp, csv)
 
 
-__all__ = ["STATE_KEY", "TRAINERS", "ALWADetectionTrainer", "ALWASegmentationTrainer"]
+__all__ = [
+    "STATE_KEY",
+    "TRAINERS",
+    "ALWADetectionTrainer",
+    "ALWAOBBTrainer",
+    "ALWAPoseTrainer",
+    "ALWASegmentationTrainer",
+]

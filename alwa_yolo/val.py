@@ -1,4 +1,4 @@
-"""Evaluate a trained detector or segmenter on a yaml dataset: per-class table, mAP, and a JSON summary.
+"""Evaluate a trained detector, segmenter, pose or OBB model on a yaml dataset: per-class table, mAP, JSON summary.
 
 The numbers are the ones Ultralytics reports for the same weights, data and settings (``YOLO("best.pt").val()``,
 ``yolo val``): the same validator, rectangular batches and defaults (batch 16, conf 0.001, NMS IoU 0.7).
@@ -6,6 +6,8 @@ The numbers are the ones Ultralytics reports for the same weights, data and sett
 Usage:
     python val.py --weights runs/train/exp/weights/best.pt                 # on the demo set
     python val.py --data data/shapes-seg.yaml --weights seg/best.pt        # box and mask mAP
+    python val.py --data data/shapes-pose.yaml --weights pose/best.pt      # box and keypoint (OKS) mAP
+    python val.py --data data/shapes-obb.yaml --weights obb/best.pt        # rotated-box mAP
     python val.py --data data/VOC.yaml --weights best.pt --img 640 --metric voc07 --json out.json
     python val.py --data data/coco.yaml --weights best.pt --save-json      # + official pycocotools AP
 
@@ -52,7 +54,8 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = Parser(
         prog="val.py",
-        description="Evaluate a YOLO detector or segmenter (mAP50, mAP50-95, per-class AP; masks too).",
+        description="Evaluate a YOLO detector, segmenter, pose or OBB model (mAP50, mAP50-95, per-class AP; masks "
+        "and keypoints too).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--data", default=default_data(), help="dataset yaml")
@@ -115,12 +118,14 @@ def overall(metric: Any) -> dict[str, float]:
 
 
 def summary(validator: Any) -> dict[str, Any]:
-    """The JSON summary: box metrics at the top level (and per class); for segmentation also ``mask`` with the same
-    keys; VOC AP and pycocotools' AP when asked for."""
+    """The JSON summary: box metrics at the top level (and per class; rotated boxes for OBB); for segmentation also
+    ``mask`` with the same keys, for pose ``pose`` (OKS keypoint mAP); VOC AP and pycocotools' AP when asked for."""
     metrics = validator.metrics
     out = {**overall(metrics.box), "per_class": per_class(metrics.box, validator.names), "images": int(validator.seen)}
     if hasattr(metrics, "seg"):
         out["mask"] = {**overall(metrics.seg), "per_class": per_class(metrics.seg, validator.names)}
+    if hasattr(metrics, "pose"):
+        out["pose"] = {**overall(metrics.pose), "per_class": per_class(metrics.pose, validator.names)}
     if validator.voc:
         key = f"{validator.metric}_mAP50"
         out[key] = validator.voc["mAP50"]

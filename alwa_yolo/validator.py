@@ -1,4 +1,4 @@
-"""Ultralytics' detection and segmentation validators plus the metrics detection papers report.
+"""Ultralytics' detection, segmentation, pose and OBB validators plus the metrics detection papers report.
 
 - ``metric="voc07"`` / ``"voc12"``: PASCAL VOC AP@0.5 (11-point / all-point) from the same matched detections
   Ultralytics scores, computed in :meth:`ALWADetectionValidator.get_stats` before Ultralytics clears them.
@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 from ultralytics.models.yolo.detect import DetectionValidator
+from ultralytics.models.yolo.obb import OBBValidator
+from ultralytics.models.yolo.pose import PoseValidator
 from ultralytics.models.yolo.segment import SegmentationValidator
 from ultralytics.utils import LOGGER
 
@@ -48,8 +50,13 @@ class PaperMetrics:
             LOGGER.info(f"{'VOC2007 11-point' if self.metric == 'voc07' else 'VOC2012 all-point'} mAP@0.5: {m:.4f}")
         return super().get_stats()
 
+    pycocotools_box = True
+    """Whether saved JSON is scored here with pycocotools' box AP (pose and OBB keep Ultralytics' own scoring)."""
+
     def coco_evaluate(self, stats: dict[str, Any], pred_json: Any, anno_json: Any, *args: Any, **kwargs: Any):
         """Official COCO AP / AP50 / AP75 / APs / APm / APl with pycocotools, for COCO-format ground truth."""
+        if not self.pycocotools_box:
+            return super().coco_evaluate(stats, pred_json, anno_json, *args, **kwargs)
         if not (self.args.save_json and len(self.jdict) and (self.is_coco or self.gdict)):
             return stats
         from .coco_eval import coco_eval
@@ -72,5 +79,22 @@ class ALWASegmentationValidator(PaperMetrics, SegmentationValidator):
     """``SegmentationValidator`` (box and mask mAP) that can add VOC box AP@0.5 and pycocotools' box AP."""
 
 
-VALIDATORS = {"detect": ALWADetectionValidator, "segment": ALWASegmentationValidator}
+class ALWAPoseValidator(PaperMetrics, PoseValidator):
+    """``PoseValidator`` (box and OKS keypoint mAP) that can add VOC box AP@0.5."""
+
+    pycocotools_box = False
+
+
+class ALWAOBBValidator(PaperMetrics, OBBValidator):
+    """``OBBValidator`` (rotated-box mAP, probIoU matching) that can add VOC AP@0.5 on the same matches."""
+
+    pycocotools_box = False
+
+
+VALIDATORS = {
+    "detect": ALWADetectionValidator,
+    "segment": ALWASegmentationValidator,
+    "pose": ALWAPoseValidator,
+    "obb": ALWAOBBValidator,
+}
 """Ultralytics task name -> the validator val.py uses for it."""

@@ -38,6 +38,7 @@ def main(overrides: dict) -> dict:
         "mAP50": final["metrics/mAP50(B)"],
         "mAP50-95": final["metrics/mAP50-95(B)"],
         "mask_mAP50-95": final.get("metrics/mAP50-95(M)"),
+        "pose_mAP50-95": final.get("metrics/mAP50-95(P)"),
         "per_class": per_class(trainer),
         "epochs": len(rows["epoch"]),
         "median_s_per_it": statistics.median(times[len(times) // 10 :]),  # skip warm-up iterations

@@ -4,7 +4,7 @@
 # after the first stage validate at the last epoch only (val=False), which is the epoch every table reports.
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
-#           long ablation real; default: all, in that order
+#           long ablation real pose-obb; default: all, in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -13,7 +13,7 @@ export YOLO_OFFLINE=1
 PY=${PYTHON:-python}
 R=benchmarks/results
 W="fixed alwa2 alwa2-raw alwa-cal"
-stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real}
+stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb}
 
 for stage in $stages; do
   case $stage in
@@ -85,6 +85,21 @@ for stage in $stages; do
     $PY benchmarks/sweep.py $real --model yolo26n.yaml --epochs 30 --weightings fixed alwa-cal --reg-losses ciou \
       --out $R/bccd-yolo26n-scratch
     $PY benchmarks/real_tables.py
+    ;;
+  pose-obb)  # the pose and OBB demo sets (256 images, 128 px), from scratch, 20 epochs (320 iterations), 3 seeds,
+    # YOLO11n first (the term statistics and the gain robustness use it), then YOLO26n; validated at the last epoch
+    for task in pose obb; do
+      for model in yolo11n-$task yolo26n-$task; do
+        $PY benchmarks/sweep.py --data data/shapes-$task.yaml --model $model.yaml --epochs 20 --weightings fixed \
+          alwa-cal alwa2 --reg-losses ciou --jobs ${POSE_OBB_JOBS:-2} --extra val=False --out $R/$task-$model
+      done
+    done
+    $PY benchmarks/term_stats.py $R/pose-yolo11n-pose/runs/fixed-auto-ciou-s* --out $R/pose-terms
+    $PY benchmarks/term_stats.py $R/obb-yolo11n-obb/runs/fixed-auto-ciou-s* --out $R/obb-terms
+    $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml --epochs 20 --weightings fixed \
+      alwa-cal --reg-losses ciou --scale pose=0.25,4 --jobs ${POSE_OBB_JOBS:-2} --extra val=False --out $R/pose-gains
+    $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml --epochs 20 --weightings fixed \
+      alwa-cal --reg-losses ciou --scale angle=0.25,4 --jobs ${POSE_OBB_JOBS:-2} --extra val=False --out $R/obb-gains
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

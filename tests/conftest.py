@@ -54,3 +54,24 @@ def tiny_seg_yaml(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data-seg") / "tiny-seg.yaml"
     path.write_text(TINY_YAML.replace("path: tiny", "path: tiny-seg").replace("seed: 1}", "seed: 1, task: segment}"))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_pose_yaml(tmp_path_factory) -> Path:
+    """The tiny set with keypoints (the same images, ``task: pose``: box plus 5 keypoints), for pose runs."""
+    path = tmp_path_factory.mktemp("data-pose") / "tiny-pose.yaml"
+    text = TINY_YAML.replace("path: tiny", "path: tiny-pose").replace("seed: 1}", "seed: 1, task: pose}")
+    path.write_text(text + "kpt_shape: [5, 3]\nflip_idx: [0, 1, 4, 3, 2]\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_obb_yaml(tmp_path_factory) -> Path:
+    """A tiny set of rotated rectangles and ellipses with four-corner labels (``task: obb``), for OBB runs."""
+    path = tmp_path_factory.mktemp("data-obb") / "tiny-obb.yaml"
+    path.write_text(
+        "path: tiny-obb\ntrain: images/train\nval: images/val\n"
+        "generate: {kind: shapes, task: obb, classes: 3, train: 32, val: 16, imgsz: 64, min_size: 0.35, max_size: 0.6,"
+        " max_objects: 2, seed: 1}\nnames: {0: red_rectangle, 1: green_ellipse, 2: blue_rectangle}\n"
+    )
+    return path

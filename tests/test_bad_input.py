@@ -30,7 +30,7 @@ import yaml
 from helpers import ROOT, TRAIN_FAST, run_script
 
 CLASSES = {
-    1: "Weights that are not a detection / segmentation model",
+    1: "Weights alwa-yolo cannot train, or that do not fit the data",
     2: "Dataset folders that give nothing usable",
     3: "Files that are not text",
     4: "Places that cannot be written",
@@ -90,18 +90,23 @@ def D(cls: int, script: str, args: tuple[str, ...], says: tuple[str, ...] | str,
 
 # fmt: off
 ROWS: tuple[Row, ...] = (
-    # 1. weights that are not a detection / segmentation checkpoint
+    # 1. weights alwa-yolo cannot train, or that do not fit the data
     T(1, ("--weights", "{w.random_pt}"), ("random.pt", "not a readable PyTorch checkpoint"), "random bytes .pt"),
     T(1, ("--weights", "{w.text_pt}"), ("text.pt", "not a readable PyTorch checkpoint"), "text file .pt"),
     T(1, ("--weights", "{w.empty_pt}"), ("empty.pt", "empty file"), "0-byte .pt"),
     T(1, ("--weights", "{w.dict_pt}"), ("dict.pt", "not an Ultralytics checkpoint"), "dict saved with torch.save"),
     T(1, ("--weights", "{w.data}"), ("{w.data}", "dataset yaml"), "dataset yaml as --weights"),
     T(1, ("--weights", "yolov8n-cls.yaml"), ("yolov8n-cls.yaml", "classification model"), "yolov8n-cls.yaml"),
-    T(1, ("--weights", "yolov8n-pose.yaml"), ("yolov8n-pose.yaml", "pose model"), "yolov8n-pose.yaml"),
-    T(1, ("--weights", "yolov8n-obb.yaml"), ("yolov8n-obb.yaml", "oriented-box"), "yolov8n-obb.yaml"),
+    T(1, ("--weights", "yolov8n-pose.yaml"), ("yolov8n-pose.yaml", "pose model", "has no 'kpt_shape'"),
+      "pose model on a detection dataset"),
+    T(1, ("--weights", "yolov8n-obb.yaml"), ("yolov8n-obb.yaml", "oriented-box (OBB) model", "axis-aligned box"),
+      "OBB model on a detection dataset"),
+    T(1, ("--weights", "yolov8n-obb.yaml", "--reg-loss", "l1"), ("--reg-loss l1", "oriented-box (OBB) model"),
+      "--reg-loss for an OBB model"),
     T(1, ("--weights", "rtdetr-l.yaml"), ("rtdetr-l.yaml", "RTDETRDecoder"), "rtdetr-l.yaml"),
     T(1, ("--weights", "{w.cls_pt}"), ("cls.pt", "classification model"), "classification checkpoint"),
-    T(1, ("--weights", "{w.pose_pt}"), ("pose.pt", "pose model"), "pose checkpoint"),
+    T(1, ("--weights", "{w.pose_pt}"), ("pose.pt", "pose model", "has no 'kpt_shape'"),
+      "pose checkpoint on a detection dataset"),
     T(1, ("--weights", "{w.folder_pt}"), ("folder.pt", "is a folder"), "a folder named .pt"),
     T(1, ("--cfg", "yolov8n-cls.yaml"), "--cfg 'yolov8n-cls.yaml' is a classification model", "--cfg yolov8n-cls.yaml"),
     T(1, ("--cfg", "{w.data}"), ("--cfg '{w.data}'", "dataset yaml"), "--cfg a dataset yaml"),
@@ -122,8 +127,10 @@ ROWS: tuple[Row, ...] = (
     V(1, ("--weights", "{w.data}"), ("{w.data}", "trained .pt checkpoint"), "dataset yaml as --weights"),
     V(1, ("--weights", "yolov8n-cls.yaml"), ("yolov8n-cls.yaml", "trained .pt checkpoint"), "yolov8n-cls.yaml"),
     V(1, ("--weights", "{w.cls_pt}"), ("cls.pt", "classification model"), "classification checkpoint"),
-    V(1, ("--weights", "{w.pose_pt}"), ("pose.pt", "pose model"), "pose checkpoint"),
-    V(1, ("--weights", "{w.obb_pt}"), ("obb.pt", "oriented-box"), "OBB checkpoint"),
+    V(1, ("--weights", "{w.pose_pt}"), ("pose.pt", "pose model", "has no 'kpt_shape'"),
+      "pose checkpoint on a detection dataset"),
+    V(1, ("--weights", "{w.obb_pt}"), ("obb.pt", "oriented-box (OBB) model", "axis-aligned box"),
+      "OBB checkpoint on a detection dataset"),
     V(1, ("--weights", "{w.seg_pt}"), ("seg.pt", "segmentation model", "box labels only"),
       "segmentation checkpoint on a detection dataset"),
     V(1, ("--data", "{w.seg_data}"), ("det.pt", "detection model", "polygon"),

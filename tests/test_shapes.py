@@ -59,9 +59,41 @@ def sets(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_task_is_checked():
-    with pytest.raises(ValueError, match="one of 'detect', 'segment', got 'obb'"):
-        ShapesConfig(task="obb")
+    with pytest.raises(ValueError, match="one of 'detect', 'segment', 'pose', 'obb', got 'classify'"):
+        ShapesConfig(task="classify")
     assert ShapesConfig().task == "detect"
+
+
+def test_pose_labels_are_the_detection_images_with_keypoints(tmp_path):
+    """task=pose draws exactly the detect set's images; each line is the same box plus 5 visible keypoints, the
+    centre first, all inside the image; obb lines are 4 corners whose rotated rectangle holds the drawn object."""
+    import cv2
+    import numpy as np
+
+    from alwa_yolo.data.shapes import generate
+
+    det = generate(tmp_path / "det", ShapesConfig(train=4, val=1, seed=5))
+    pose = generate(tmp_path / "pose", ShapesConfig(train=4, val=1, seed=5, task="pose"))
+    for f in sorted((det / "labels" / "train").iterdir()):
+        d = [list(map(float, line.split())) for line in f.read_text().splitlines()]
+        p = [list(map(float, line.split())) for line in (pose / "labels" / "train" / f.name).read_text().splitlines()]
+        assert [r[:5] for r in p] == d and all(len(r) == 5 + 15 for r in p)
+        for r in p:
+            kpts = np.asarray(r[5:]).reshape(5, 3)
+            assert (kpts[:, 2] == 2).all() and ((kpts[:, :2] >= 0) & (kpts[:, :2] <= 1)).all()
+            assert abs(kpts[1, 0] - kpts[0, 0]) < 1e-5 and kpts[1, 1] < kpts[0, 1] < kpts[3, 1]  # top, centre, bottom
+        img_d = cv2.imread(str(det / "images" / "train" / f.name.replace(".txt", ".png")))
+        img_p = cv2.imread(str(pose / "images" / "train" / f.name.replace(".txt", ".png")))
+        assert np.array_equal(img_d, img_p)
+    obb = generate(tmp_path / "obb", ShapesConfig(train=4, val=1, seed=5, task="obb", min_size=0.3, max_size=0.6))
+    for f in sorted((obb / "labels" / "train").iterdir()):
+        img = cv2.imread(str(obb / "images" / "train" / f.name.replace(".txt", ".png")))
+        for line in f.read_text().splitlines():
+            corners = np.asarray(list(map(float, line.split()[1:]))).reshape(4, 2) * 128
+            w, h = np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[1])
+            assert 0.25 < min(w, h) / max(w, h) < 0.7  # elongated: the angle is there to learn
+            assert cv2.contourArea(corners.astype(np.float32)) > 0
+        assert img.shape == (128, 128, 3)
 
 
 def test_detect_unchanged(sets):

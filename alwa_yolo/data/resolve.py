@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from .shapes import ShapesConfig, generate
+from .shapes import FLIP_IDX, KPT_SHAPE, ShapesConfig, generate
 
 
 def cache_dir() -> Path:
@@ -156,6 +156,11 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
         cfg = ShapesConfig(**spec)
     except (TypeError, ValueError) as e:
         raise UserError(f"dataset yaml '{file}': bad 'generate:' block: {e}.") from None
+    if cfg.task == "pose" and list(data.get("kpt_shape") or KPT_SHAPE) != KPT_SHAPE:
+        raise UserError(
+            f"dataset yaml '{file}': the generator writes kpt_shape {KPT_SHAPE} (centre, top, right, bottom, left; "
+            f"x, y, visibility), the yaml says {data['kpt_shape']}. Remove 'kpt_shape' or set it to {KPT_SHAPE}."
+        )
     given = data.get("names") if data.get("names") is not None else data.get("nc")
     count = len(given) if isinstance(given, (list, dict)) else given
     if count is not None and count != cfg.classes:
@@ -181,6 +186,9 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     if not out.exists():
         resolved = {k: v for k, v in data.items() if k != "generate"}
         resolved.update(path=str(root), names=dict(enumerate(cfg.names)) if "names" not in data else data["names"])
+        if cfg.task == "pose":  # what Ultralytics' pose dataset needs, as the generator writes it
+            resolved.setdefault("kpt_shape", KPT_SHAPE)
+            resolved.setdefault("flip_idx", FLIP_IDX)
         tmp = out.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(yaml.safe_dump(resolved, sort_keys=False))
         tmp.replace(out)
@@ -254,29 +262,60 @@ def _offline() -> bool:
 def check_dataset_task(data: str | Path, task: str, model: str) -> None:
     """Refuse a dataset whose labels do not fit the model's task, before training.
 
-    Ultralytics would train a segmentation model on box labels until its first mask loss fails, and a detection
-    model on polygon labels silently as boxes; both are almost always the wrong file passed, so both are errors.
+    Ultralytics would train a segmentation model on box labels until its first mask loss fails, a detection model on
+    polygon labels silently as boxes, and a pose model only after finding no ``kpt_shape``; each is almost always the
+    wrong file passed, so each is an error here. A pose set is one whose yaml has ``kpt_shape``; an OBB model needs
+    four-corner labels (``cls x1 y1 ... x4 y4``), which read like 4-point polygons, so only axis-aligned box labels
+    are refused for it.
 
     Args:
         data: the dataset yaml, resolved or not (a ``generate:`` block is read before the set is generated, so a
             mismatch leaves nothing in the cache).
-        task: the model's task, ``"detect"`` or ``"segment"``.
+        task: the model's task: ``"detect"``, ``"segment"``, ``"pose"`` or ``"obb"``.
         model: the model file, named in the message.
 
     Raises:
-        UserError: the training labels are polygons for a detection model, or boxes for a segmentation model.
+        UserError: the dataset's labels are for another task.
     """
     from .labels import label_files_for, label_task
 
     file = locate_data(data)
     spec = load_data_yaml(file)
-    if isinstance(spec.get("generate"), dict):  # not generated yet: the block says which labels it will write
-        found = spec["generate"].get("task", "detect")
-        found = found if found in ("detect", "segment") else None  # a bad value is reported by resolve_data
+    generated = spec["generate"].get("task", "detect") if isinstance(spec.get("generate"), dict) else None
+    pose_set = "kpt_shape" in spec or generated == "pose"
+    if task == "pose" or pose_set:
+        if task == "pose" and not pose_set:
+            raise UserError(
+                f"'{model}' is a pose model but the dataset '{data}' has no 'kpt_shape' (keypoints per object, e.g. "
+                "kpt_shape: [17, 3]), so it is not a pose dataset. Add kpt_shape (and flip_idx) to the yaml if its "
+                "labels carry keypoints, or train a detection model on it (e.g. --weights yolov8n.yaml)."
+            )
+        if task != "pose":
+            raise UserError(
+                f"'{model}' is a {TASK_NAMES.get(task, task)} model but the dataset '{data}' is a pose dataset (its "
+                "yaml has 'kpt_shape'). Train a pose model on it (e.g. --weights yolo11n-pose.yaml)."
+            )
+        return
+    if generated is not None:  # not generated yet: the block says which labels it will write
+        found = generated if generated in ("detect", "segment", "obb") else None  # a bad value: resolve_data says
     else:
         root = dataset_root(spec, file)
         entries = spec["train"] if isinstance(spec["train"], list) else [spec["train"]]
         found = label_task(f for entry in entries for f in label_files_for(root / str(entry)))
+    if task == "obb":
+        if found in ("detect", "segment") and (found == "detect" or generated is not None):
+            kind = "axis-aligned box labels (5 numbers per line)" if found == "detect" else "polygon labels"
+            raise UserError(
+                f"'{model}' is an oriented-box (OBB) model but the dataset '{data}' has {kind}. OBB labels are the "
+                "four corners of each rotated box, 'cls x1 y1 x2 y2 x3 y3 x4 y4' (Ultralytics' DOTA converter writes "
+                "them; e.g. --data data/shapes-obb.yaml), or train a detection model on it (--weights yolov8n.yaml)."
+            )
+        return
+    if found == "obb":
+        raise UserError(
+            f"'{model}' is a {TASK_NAMES.get(task, task)} model but the dataset '{data}' has oriented-box (OBB) "
+            "labels. Train an OBB model on it (e.g. --weights yolo11n-obb.yaml)."
+        )
     if found is None or found == task:
         return
     if task == "segment":
@@ -287,8 +326,13 @@ def check_dataset_task(data: str | Path, task: str, model: str) -> None:
         )
     raise UserError(
         f"'{model}' is a detection model but the dataset '{data}' has polygon (segmentation) labels. Train a "
-        "segmentation model on it (e.g. --weights yolov8n-seg.yaml), or use a dataset with box labels."
+        "segmentation model on it (e.g. --weights yolov8n-seg.yaml), an OBB model if they are four-corner rotated "
+        "boxes (e.g. --weights yolo11n-obb.yaml), or use a dataset with box labels."
     )
+
+
+TASK_NAMES = {"detect": "detection", "segment": "segmentation", "pose": "pose", "obb": "oriented-box (OBB)"}
+"""How errors name each Ultralytics task."""
 
 
 def image_files(images: Path) -> list[str]:
@@ -372,8 +416,11 @@ def _max_class(lb: str) -> int:
     return max(ids, default=-1)
 
 
-def scan_split(images: list[str], nc: int, need_labels: bool, single_cls: bool) -> SplitScan:
-    """Read every image header and every label file of a split, the way Ultralytics' cache step will.
+def scan_split(
+    images: list[str], nc: int, need_labels: bool, single_cls: bool, kpt_shape: Sequence[int] | None = None
+) -> SplitScan:
+    """Read every image header and every label file of a split, the way Ultralytics' cache step will (a pose set's
+    labels with its ``kpt_shape``, as its pose dataset reads them).
 
     Images get :func:`_prescreen`; labels get Ultralytics' own ``verify_image_label`` against a small stand-in
     image (in a temporary folder), so exactly its label rules apply and no image is decoded twice. About 0.2 ms an
@@ -403,7 +450,8 @@ def scan_split(images: list[str], nc: int, need_labels: bool, single_cls: bool) 
                 scan.first = scan.first or f"{im}: not an image Pillow can read"
                 continue
             if os.path.isfile(lb):
-                *_, bad, msg = verify_image_label((standin, lb, "", False, nc, 0, 0, single_cls))
+                keypoint, nkpt, ndim = _keypoints(kpt_shape)
+                *_, bad, msg = verify_image_label((standin, lb, "", keypoint, nc, nkpt, ndim, single_cls))
                 if bad:
                     scan.bad_labels += 1
                     scan.first = scan.first or " ".join(msg.replace(standin, im).split())
@@ -412,12 +460,18 @@ def scan_split(images: list[str], nc: int, need_labels: bool, single_cls: bool) 
     return scan
 
 
-def _usable(im: str, lb: str, nc: int, single_cls: bool) -> bool:
+def _keypoints(kpt_shape: Sequence[int] | None) -> tuple[bool, int, int]:
+    """``verify_image_label``'s keypoint arguments for a ``kpt_shape``: (keypoint, nkpt, ndim)."""
+    return (False, 0, 0) if not kpt_shape else (True, int(kpt_shape[0]), int(kpt_shape[1]))
+
+
+def _usable(im: str, lb: str, nc: int, single_cls: bool, kpt_shape: Sequence[int] | None = None) -> bool:
     """Ultralytics' full check of one image and its label (a JPEG it would repair counts as usable: verifying it
     would rewrite the file)."""
     from ultralytics.data.utils import verify_image_label
 
-    return _prescreen(im) == "repair" or not verify_image_label((im, lb, "", False, nc, 0, 0, single_cls))[-2]
+    keypoint, nkpt, ndim = _keypoints(kpt_shape)
+    return _prescreen(im) == "repair" or not verify_image_label((im, lb, "", keypoint, nc, nkpt, ndim, single_cls))[-2]
 
 
 def check_dataset_usable(
@@ -463,7 +517,8 @@ def check_dataset_usable(
                 f"dataset images not found: {where} resolves to {folders}, which holds no image files. Put the "
                 "images there (jpg, png, ...), or point the yaml at the folder that has them."
             )
-        scan = scan_split(images, nc, need_labels=split in need_labels, single_cls=single_cls)
+        kpt = spec.get("kpt_shape")
+        scan = scan_split(images, nc, need_labels=split in need_labels, single_cls=single_cls, kpt_shape=kpt)
         if scan.over_names:
             raise UserError(
                 f"the labels of {where} use class ids up to {scan.max_class}, but the yaml names {nc} classes "
@@ -471,7 +526,7 @@ def check_dataset_usable(
                 f"'{scan.over_example}'), and Ultralytics would drop each of those images. Add the missing classes "
                 f"to 'names:' in '{file}', or fix the labels' class ids."
             )
-        if not any(_usable(im, lb, nc, single_cls) for im, lb in scan.candidates):
+        if not any(_usable(im, lb, nc, single_cls, kpt) for im, lb in scan.candidates):
             example = img2label_paths(images[:1])[0]
             if not scan.dropped and not scan.candidates:
                 raise UserError(

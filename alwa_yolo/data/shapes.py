@@ -6,7 +6,13 @@ files on every machine (numpy's PCG64 stream and OpenCV's rasteriser), so runs o
 
 With ``task="segment"`` the same images get instance-segmentation labels instead of boxes: one polygon per object,
 traced from the mask the object was drawn with (see :func:`mask_polygon`). Segment mode makes exactly the same random
-draws as detect mode, so a seed gives the same images in both; only the label lines differ.
+draws as detect mode, so a seed gives the same images in both; only the label lines differ. So does
+``task="pose"``: each object's box plus :data:`KPT_SHAPE` keypoints, its centre and the four points one radius
+above, right of, below and left of it (edge midpoints of a square, points on a circle), all visible.
+
+``task="obb"`` draws its own set: elongated rectangles (even classes) and ellipses (odd classes) at any angle,
+labelled with the four corners of their rotated rectangle (``cls x1 y1 x2 y2 x3 y3 x4 y4``, normalised: the
+YOLO-OBB form of DOTA's labels), so the angle is something to learn.
 """
 
 from __future__ import annotations
@@ -30,7 +36,13 @@ COLOURS = {  # BGR
     "orange": (20, 130, 245),
     "white": (235, 235, 235),
 }
-TASKS = ("detect", "segment")
+TASKS = ("detect", "segment", "pose", "obb")
+KPT_SHAPE = [5, 3]
+"""Keypoints of ``task="pose"``: centre, top, right, bottom, left; (x, y, visibility)."""
+FLIP_IDX = [0, 1, 4, 3, 2]
+"""The keypoint each one becomes in a left-right flipped image (right and left swap)."""
+OBB_SHAPES = ("rectangle", "ellipse")
+"""``task="obb"``: class i is ``OBB_SHAPES[i % 2]`` in colour ``list(COLOURS)[i]``."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,8 @@ class ShapesConfig:
         clutter: distractor strokes and blobs per image (0 for none).
         seed: random seed; the same config always gives the same files.
         task: ``"detect"`` writes ``cls x y w h`` box labels, ``"segment"`` writes ``cls x1 y1 ... xn yn`` polygons
-            (Ultralytics' segmentation format) for the same images.
+            (Ultralytics' segmentation format) for the same images, ``"pose"`` the boxes with keypoints
+            (``cls x y w h`` then ``x y v`` per keypoint); ``"obb"`` draws rotated shapes with their corners.
     """
 
     classes: int = 4
@@ -82,7 +95,8 @@ class ShapesConfig:
         if self.task not in TASKS:
             raise ValueError(f"shapes: task must be one of {', '.join(map(repr, TASKS))}, got {self.task!r}")
         colours = list(COLOURS)
-        object.__setattr__(self, "names", [f"{colours[i]}_{SHAPES[i]}" for i in range(self.classes)])
+        shape = (lambda i: OBB_SHAPES[i % 2]) if self.task == "obb" else SHAPES.__getitem__
+        object.__setattr__(self, "names", [f"{colours[i]}_{shape(i)}" for i in range(self.classes)])
 
 
 def _polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> np.ndarray:
@@ -164,26 +178,62 @@ def make_image_with_masks(cfg: ShapesConfig, rng) -> tuple[np.ndarray, list[tupl
     The masks cost no random draws, so this consumes ``rng`` exactly as :func:`make_image` does. A mask is the
     whole object even where a later object slightly overlaps it, like the box.
     """
+    img, objects, masks, _ = make_sample(cfg, rng)
+    return img, objects, masks
+
+
+def make_sample(cfg: ShapesConfig, rng) -> tuple[np.ndarray, list, list[np.ndarray], list[np.ndarray]]:
+    """One image: its (class, xyxy box) objects, their masks, and each object's geometry in pixels: its
+    :data:`KPT_SHAPE` keypoints ``(5, 2)`` (every task but ``obb``; no random draws) or, for ``obb``, the four
+    corners ``(4, 2)`` of its rotated rectangle."""
     s = cfg.imgsz
     img = _background(rng, s)
     _clutter(img, rng, cfg.clutter)
     colours = list(COLOURS.values())
-    objects, masks, placed = [], [], []
+    obb = cfg.task == "obb"
+    objects, masks, geometry, placed = [], [], [], []
     for _ in range(int(rng.integers(1, cfg.max_objects + 1))):
         for _try in range(20):
             side = rng.uniform(cfg.min_size, cfg.max_size) * s
-            r = side / 2
+            aspect = rng.uniform(0.3, 0.65) if obb else 1.0
+            r = math.hypot(side, side * aspect) / 2 if obb else side / 2  # the circle the object fits in
             cx, cy = rng.uniform(r, s - r), rng.uniform(r, s - r)
             if all(math.hypot(cx - px, cy - py) > 0.8 * (r + pr) for px, py, pr in placed):
                 break
         else:
             continue
         cls = int(rng.integers(0, cfg.classes))
-        box, mask = _draw(img, SHAPES[cls], colours[cls], cx, cy, r, rng)
+        if obb:
+            angle = float(rng.uniform(0, 180))
+            box, mask, corners = _draw_rotated(img, OBB_SHAPES[cls % 2], colours[cls], cx, cy, side, aspect, angle, rng)
+            geometry.append(corners)
+        else:
+            box, mask = _draw(img, SHAPES[cls], colours[cls], cx, cy, r, rng)
+            geometry.append(np.array([[cx, cy], [cx, cy - r], [cx + r, cy], [cx, cy + r], [cx - r, cy]], np.float32))
         placed.append((cx, cy, r))
         objects.append((cls, box))
         masks.append(mask)
-    return img, objects, masks
+    return img, objects, masks, geometry
+
+
+def _draw_rotated(
+    img: np.ndarray, shape: str, colour: tuple, cx: float, cy: float, length: float, aspect: float, angle: float, rng
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw a rectangle or ellipse ``length`` x ``length * aspect`` turned by ``angle`` degrees; return its tight
+    box, its mask and the four corners of its rotated rectangle (``cv2.boxPoints`` order)."""
+    mask = np.zeros(img.shape[:2], np.uint8)
+    rect = ((cx, cy), (length, length * aspect), angle)
+    corners = cv2.boxPoints(rect).astype(np.float32)
+    if shape == "rectangle":
+        cv2.fillPoly(mask, [np.round(corners).astype(np.int32)], 255, cv2.LINE_AA)
+    else:
+        cv2.ellipse(mask, rect, 255, -1, cv2.LINE_AA)
+    jitter = rng.integers(-25, 26, 3)
+    col = np.clip(np.asarray(colour) + jitter, 0, 255).astype(np.float32)
+    alpha = (mask.astype(np.float32) / 255.0)[..., None]
+    img[:] = (img * (1 - alpha) + col * alpha).astype(np.uint8)
+    ys, xs = np.nonzero(mask > 127)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32), mask, corners
 
 
 def _bridge(outer: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -250,14 +300,18 @@ def mask_polygon(mask: np.ndarray, epsilon: float = 0.3) -> np.ndarray:
     return poly.astype(np.float32) + 0.5
 
 
-def _label_line(cls: int, box: np.ndarray, mask: np.ndarray, cfg: ShapesConfig) -> str:
-    """One YOLO label line: ``cls x y w h`` for detect, ``cls x1 y1 ... xn yn`` (normalised, in [0, 1]) for segment."""
+def _label_line(cls: int, box: np.ndarray, mask: np.ndarray, cfg: ShapesConfig, geometry: np.ndarray) -> str:
+    """One YOLO label line: ``cls x y w h`` for detect, ``cls x1 y1 ... xn yn`` (normalised, in [0, 1]) for segment,
+    the box and ``x y 2`` per keypoint for pose, ``cls x1 y1 ... x4 y4`` (the rotated rectangle) for obb."""
     s = cfg.imgsz
-    if cfg.task == "segment":
-        xy = np.clip(mask_polygon(mask) / s, 0.0, 1.0)
+    if cfg.task in ("segment", "obb"):
+        xy = np.clip((mask_polygon(mask) if cfg.task == "segment" else geometry) / s, 0.0, 1.0)
         return f"{cls} " + " ".join(f"{v:.6f}" for v in xy.ravel())
     x1, y1, x2, y2 = box
-    return f"{cls} {(x1 + x2) / 2 / s:.6f} {(y1 + y2) / 2 / s:.6f} {(x2 - x1) / s:.6f} {(y2 - y1) / s:.6f}"
+    line = f"{cls} {(x1 + x2) / 2 / s:.6f} {(y1 + y2) / 2 / s:.6f} {(x2 - x1) / s:.6f} {(y2 - y1) / s:.6f}"
+    if cfg.task == "pose":
+        line += "".join(f" {x:.6f} {y:.6f} 2" for x, y in np.clip(geometry / s, 0.0, 1.0))
+    return line
 
 
 def iter_samples(
@@ -268,11 +322,17 @@ def iter_samples(
     This is the one random stream :func:`generate` writes from, so it also re-creates a written set's objects and
     masks (e.g. to check its labels) without reading any file.
     """
+    for split, stem, img, objects, masks, _ in _iter_full(cfg):
+        yield split, stem, img, objects, masks
+
+
+def _iter_full(cfg: ShapesConfig) -> Iterator[tuple]:
+    """:func:`iter_samples` with each object's geometry (:func:`make_sample`) as a sixth item."""
     rng = np.random.default_rng(cfg.seed)
     for split, n in (("train", cfg.train), ("val", cfg.val)):
         for i in range(n):
-            img, objects, masks = make_image_with_masks(cfg, rng)
-            yield split, f"{split}_{i:05d}", img, objects, masks
+            img, objects, masks, geometry = make_sample(cfg, rng)
+            yield split, f"{split}_{i:05d}", img, objects, masks, geometry
 
 
 def generate(root: str | Path, cfg: ShapesConfig) -> Path:
@@ -291,9 +351,9 @@ def generate(root: str | Path, cfg: ShapesConfig) -> Path:
     for split in ("train", "val"):  # made even when empty, as before
         (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
         (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
-    for split, stem, img, objects, masks in iter_samples(cfg):
+    for split, stem, img, objects, masks, geometry in _iter_full(cfg):
         cv2.imwrite(str(tmp / "images" / split / f"{stem}.png"), img)
-        lines = [_label_line(cls, box, mask, cfg) for (cls, box), mask in zip(objects, masks)]
+        lines = [_label_line(cls, box, m, cfg, g) for (cls, box), m, g in zip(objects, masks, geometry)]
         (tmp / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + "\n")
     root.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -72,6 +72,9 @@ class BaseGains:
     unchanged otherwise.
     """
 
+    regression_box = True
+    """Whether ``--reg-loss`` replaces the box term (False for OBB, whose box term is probIoU on rotated boxes)."""
+
     def use_base_gains(self, args: Any, options: dict[str, Any] | None = None) -> None:
         """Resolve the options (once) and gains, and install them with the box term."""
         self.options = options or resolve_options(args)
@@ -79,7 +82,10 @@ class BaseGains:
         hyp = dict(args) if isinstance(args, dict) else vars(args)
         self.hyp = SimpleNamespace(**{**hyp, **self.gains})  # the stock code multiplies by hyp.box / cls / dfl
         opts = self.options
-        self.bbox_loss = RegressionBboxLoss(self.reg_max, opts["reg_loss"], opts["smoothl1_beta"]).to(self.device)
+        if self.regression_box:
+            self.bbox_loss = RegressionBboxLoss(self.reg_max, opts["reg_loss"], opts["smoothl1_beta"]).to(self.device)
+        elif opts["reg_loss"] != "ciou":
+            raise ValueError(f"--reg-loss {opts['reg_loss']} does not apply to {type(self).__name__}'s box term")
 
     def terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
         """(gain-scaled terms without the batch-size factor, loss items), for a criterion that combines them."""

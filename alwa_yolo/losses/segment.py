@@ -48,7 +48,7 @@ class ALWASegmentationLoss(WeightedCriterion, GainedSegmentationLoss):
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Weighted terms times batch size, and the stock (gain-scaled, unweighted) loss items."""
         if self.stock_combination:
-            return super().loss(preds, batch)
+            return self.stock(super().loss(preds, batch), preds["boxes"].shape[0])
         terms, items = self.terms(preds, batch)
         return self.combine(terms, preds["boxes"].shape[0]), self.report(items)
 

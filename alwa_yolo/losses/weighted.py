@@ -32,10 +32,22 @@ TERM_GROUPS = {
     "l1_loss": "reg",
     "seg_loss": "reg",
     "sem_loss": "reg",
+    "pose_loss": "reg",
+    "rle_loss": "reg",
+    "angle_loss": "reg",
     "cls_loss": "cls",
     "obj_loss": "cls",
+    "kobj_loss": "cls",
 }
-"""ALWA group of each loss item name: classification C = {cls, obj}, localisation R = {box, dfl, l1, seg, sem}.
+"""ALWA group of each loss item name: classification C = {cls, obj, kobj}, localisation R = {box, dfl, l1, seg, sem,
+pose, rle, angle}.
+
+Pose and OBB terms, by what they are: ``pose`` (the OKS-scaled distance of each keypoint to its target), ``rle``
+(YOLO26-pose's likelihood of the same location) and ``angle`` (the rotated box's orientation) answer *where*, on the
+assigned foreground only, like box and dfl; ``kobj`` is a BCE on whether each keypoint is visible, a confidence like
+``obj``, so classification (on foreground only, but the group keeps ``cls_loss``, so a batch without objects still
+has a classification statistic). benchmarks/README.md, "Pose and OBB", has the term statistics measured on the
+demo sets beside this choice.
 
 The mask terms are localisation, by what they are rather than by their statistics. Measured on the polygon demo set
 (benchmarks/README.md, "YOLO26n and segmentation"; YOLOv8n-seg, Ultralytics' gains, 3 seeds) the statistics do not
@@ -53,8 +65,12 @@ TERM_GAINS = {
     "l1_loss": "dfl",
     "seg_loss": "box",
     "sem_loss": "box",
+    "pose_loss": "pose",
+    "rle_loss": "rle",
+    "angle_loss": "angle",
     "cls_loss": "cls",
     "obj_loss": "obj",
+    "kobj_loss": "kobj",
 }
 """The hyperparameter holding each term's base gain, as the stock criteria apply them."""
 
@@ -148,6 +164,13 @@ class WeightedCriterion:
     def stock_combination(self) -> bool:
         """True for ``fixed``: the criterion then returns exactly what its stock counterpart computes."""
         return type(self.weighting) is FixedWeighting
+
+    def stock(self, result: tuple[torch.Tensor, dict], batch_size: int) -> tuple[torch.Tensor, dict]:
+        """``fixed``'s path for criteria whose stock ``loss()`` multiplies by the batch size itself: return the stock
+        result untouched (dividing the terms out and back is not exact in floating point), after letting the
+        strategy observe the terms, so ``alwa.csv`` / ``alwa.png`` log them as for every other criterion."""
+        self.weighting(result[0].detach() / batch_size, training=torch.is_grad_enabled())
+        return result
 
     def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates)."""
