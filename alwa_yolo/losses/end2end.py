@@ -8,7 +8,9 @@ epoch by the trainer, untouched here).
 :class:`ALWAE2ELoss` gives both branches the run's base gains and box term and hands the strategy one vector: both
 branches' terms, each *after* the o2m / o2o mix, so a rule compares the statistics of what the optimiser actually
 sees. The classification group is both branches' class terms, the localisation group both branches' box, DFL (or
-YOLO26's L1) and mask terms. The loss items are the one-to-one branch's, as Ultralytics reports them.
+YOLO26's L1) and mask terms. The loss items are the one-to-one branch's, as Ultralytics reports them. Under
+``fixed`` stock ``E2ELoss`` runs as it is (bit-identical to Ultralytics) and the strategy sees nothing, so such a
+run's ``alwa.csv`` has no rows and no ``alwa.png`` is drawn.
 """
 
 from __future__ import annotations
