@@ -92,6 +92,43 @@ class BaseGains:
         return self.get_assigned_targets_and_loss(preds, batch)[1:]
 
 
+class StockLossTerms(BaseGains):
+    """Base gains, and terms read from a stock criterion whose ``loss()`` multiplies them by the batch size itself
+    (segmentation, pose, OBB): the terms are that result divided by the batch size.
+
+    Attributes:
+        stock_loss: the Ultralytics criterion class whose ``loss()`` computes the terms.
+    """
+
+    stock_loss: type
+
+    def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
+        super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
+        self.use_base_gains(model.args)
+
+    def terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
+        """(gain-scaled terms without the batch-size factor, loss items): the stock loss divided by batch size."""
+        loss, items = self.stock_loss.loss(self, preds, batch)
+        return loss / preds["boxes"].shape[0], items
+
+
+class WeightedStockLoss(WeightedCriterion):
+    """A :class:`StockLossTerms` criterion whose terms a strategy combines; ``fixed`` returns the stock result."""
+
+    def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
+        super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
+        self.setup_weighting(
+            self.options, self.gains, self.loss_names, self.device, model.args, shared=shared_weighting(model)
+        )
+
+    def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """Weighted terms times batch size, and the stock (gain-scaled, unweighted) loss items."""
+        if self.stock_combination:
+            return self.stock(self.stock_loss.loss(self, preds, batch), preds["boxes"].shape[0])
+        terms, items = self.terms(preds, batch)
+        return self.combine(terms, preds["boxes"].shape[0]), self.report(items)
+
+
 class GainedDetectionLoss(BaseGains, v8DetectionLoss):
     """``v8DetectionLoss`` on the run's base gains and ``--reg-loss`` box term; terms combined the stock way.
 
