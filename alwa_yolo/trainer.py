@@ -71,6 +71,7 @@ class ALWATrainerMixin:
         super().__init__(cfg, overrides, _callbacks)
         world = launched_world_size()
         if world and world != self.world_size:  # torchrun: several nodes (N x G ranks), or CPU ranks (gloo)
+            check_torchrun_devices(self.device.type, str(self.args.device))
             self.world_size, self.ddp = world, False  # already a DDP worker: never spawn another launcher
         if self.device.type == "cpu":
             torch.set_num_threads(cpu_threads())
@@ -268,6 +269,22 @@ def check_ddp_schedule(args: Any, world_size: int) -> None:
             "sampler can give the ranks different numbers of batches, and the ranks pool their loss statistics "
             "at the same iterations. Drop rect=True for training (validation is rectangular anyway), or use "
             "--weighting fixed."
+        )
+
+
+def check_torchrun_devices(device_type: str, device: str) -> None:
+    """Under torchrun on GPUs, ``--device`` must list a GPU for each process of a node (``LOCAL_RANK`` indexes it).
+
+    Raises:
+        UserError: fewer devices than ``--nproc_per_node`` (torchrun's ``LOCAL_WORLD_SIZE``).
+    """
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    listed = len(device.split(":", 1)[-1].split(","))
+    if device_type != "cpu" and listed < per_node:
+        raise UserError(
+            f"torchrun starts {per_node} processes on this node but --device lists {listed} GPU(s) ('{device}'): "
+            f"each process trains on the GPU its local rank names. List one per process, e.g. --device "
+            f"{','.join(map(str, range(per_node)))}, or start fewer processes (--nproc_per_node {listed})."
         )
 
 

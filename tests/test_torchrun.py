@@ -18,8 +18,6 @@ import yaml
 
 from helpers import ROOT, read_csv
 
-pytestmark = pytest.mark.slow
-
 HARNESS = ROOT / "tests" / "torchrun_cpu.py"
 FAST = ["--device", "cpu", "--img", "64", "--workers", "0", "plots=False"]
 
@@ -62,6 +60,7 @@ def assert_ranks_agree_with_the_checkpoint(tmp_path: Path, run: Path, world: int
     assert saved == {"ema": ranks[0]["ema"], "weighting": ranks[0]["weighting"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weighting", ["alwa-cal", "alwa2", "uw"])
 def test_two_cpu_ranks_train_one_model(tiny_data, tmp_path, weighting):
     """``torchrun --nproc_per_node 2 train.py --device cpu``: gloo ranks, identical model / EMA / strategy state at
@@ -77,6 +76,7 @@ def test_two_cpu_ranks_train_one_model(tiny_data, tmp_path, weighting):
         assert [int(r["iteration"]) for r in read_csv(run / "alwa.csv")] == [3, 6]
 
 
+@pytest.mark.slow
 def test_two_nodes_on_one_machine(tiny_data, tmp_path):
     """Two launchers (``--nnodes 2 --nproc_per_node 1``, node ranks 0 and 1) meeting at one c10d rendezvous
     endpoint: one model trained over both, the same equalities."""
@@ -93,6 +93,7 @@ def test_two_nodes_on_one_machine(tiny_data, tmp_path):
     assert_ranks_agree_with_the_checkpoint(tmp_path, tmp_path / "runs" / "r", world=2, iterations=8)
 
 
+@pytest.mark.slow
 def test_a_killed_rank_stops_the_run_and_resume_continues(tiny_data, tmp_path):
     """Rank 1 killed (SIGKILL) in the middle of epoch 2: the launcher stops the other rank and exits non-zero within
     the timeout (no hang), last.pt (epoch 1) is intact, and a single-process ``train.py --resume`` continues with
@@ -135,6 +136,7 @@ def one_image_set(tiny_data: Path, folder: Path, copies: int = 8) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_loss_scales_with_the_world_size(tiny_data, tmp_path):
     """The first iteration on the same images: each of 2 ranks (2 images each) computes the single process's loss
     (2 images) times the world size, which DDP's gradient average divides out again; the strategy (alwa-cal,
@@ -161,3 +163,16 @@ def test_the_loss_scales_with_the_world_size(tiny_data, tmp_path):
         got = json.loads(Path(f"{first}.rank{rank}.json").read_text())
         assert got["loss"] == pytest.approx(2 * ref["loss"], rel=1e-5)
         assert got["items"] == pytest.approx(ref["items"], rel=1e-5)
+
+
+def test_too_few_devices_for_the_processes_is_one_paragraph(monkeypatch):
+    """torchrun with 4 processes a node and ``--device 0,1``: a clear error naming both numbers, not an IndexError
+    inside Ultralytics' DDP set-up."""
+    from alwa_yolo.errors import UserError
+    from alwa_yolo.trainer import check_torchrun_devices
+
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    with pytest.raises(UserError, match=r"4 processes on this node but --device lists 2 GPU\(s\).*--device 0,1,2,3"):
+        check_torchrun_devices("cuda", "0,1")
+    check_torchrun_devices("cuda", "0,1,2,3")
+    check_torchrun_devices("cpu", "cpu")  # CPU ranks need no device list
