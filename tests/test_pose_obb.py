@@ -197,3 +197,23 @@ def test_the_demo_yamls_generate_what_ultralytics_reads(tmp_path):
             os.environ.pop("ALWA_YOLO_CACHE")
         else:
             os.environ["ALWA_YOLO_CACHE"] = env
+
+
+@pytest.mark.parametrize(
+    "weights,groups",
+    [
+        ("yolo11n-pose.yaml", ("reg", "reg", "reg", "cls", "reg")),  # box, pose, kobj, cls, dfl
+        ("yolo26n-pose.yaml", 2 * ("reg", "reg", "reg", "cls", "reg", "reg")),  # ... l1, rle; both branches
+        ("yolo11n-obb.yaml", ("reg", "cls", "reg", "reg")),  # box, cls, dfl, angle
+    ],
+)
+def test_the_strategy_sees_the_groups_the_seam_decides(weights, groups):
+    from ultralytics.cfg import get_cfg
+
+    from alwa_yolo.model import ALWAOBBModel, ALWAPoseModel
+    from alwa_yolo.options import DEFAULT_CFG
+
+    kw = {"data_kpt_shape": (5, 3)} if "pose" in weights else {}
+    model = (ALWAPoseModel if "pose" in weights else ALWAOBBModel)(weights, nc=3, verbose=False, **kw)
+    model.args = get_cfg(DEFAULT_CFG, {"weighting": "alwa2"})
+    assert model.init_criterion().weighting.groups == groups

@@ -5,8 +5,8 @@ BCE), cls and dfl terms; YOLO26-pose's ``PoseLoss26`` adds rle (residual log-lik
 when the head has its flow model). Both multiply by the batch size inside ``loss()``.
 :class:`GainedPoseLoss` / :class:`GainedPoseLoss26` give them the run's base gains and box term
 (:class:`~alwa_yolo.losses.detection.StockLossTerms`; ``--reg-loss`` applies to the box term); the weighted classes
-hand the terms, the stock loss divided by the batch size, to the strategy. pose and rle are localisation, kobj
-classification (:data:`~alwa_yolo.losses.weighted.TERM_GROUPS` says why).
+hand the terms, the stock loss divided by the batch size, to the strategy. pose, kobj and rle are localisation
+(:data:`~alwa_yolo.losses.weighted.TERM_GROUPS` says why, with the measured statistics).
 """
 
 from __future__ import annotations
