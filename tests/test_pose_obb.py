@@ -162,8 +162,9 @@ def test_mismatched_data_and_options_are_refused_before_anything_is_written(
 
 
 @pytest.mark.slow
-def test_a_pose_model_trains_with_another_box_loss(data, tmp_path):
-    """``--reg-loss`` replaces a pose head's box term (the keypoint terms are untouched)."""
+def test_a_pose_model_trains_with_another_box_loss(data, tmp_path, caplog):
+    """``--reg-loss`` replaces a pose head's box term (the keypoint terms are untouched); alwa-cal on a pose model
+    says, once, what it measured there."""
     from alwa_yolo.trainer import TRAINERS
 
     trainer = TRAINERS["pose"](overrides=overrides("pose", data, "yolo11n-pose.yaml", tmp_path, "l1", epochs=1,
@@ -171,6 +172,7 @@ def test_a_pose_model_trains_with_another_box_loss(data, tmp_path):
     trainer.train()
     crit = trainer.model.criterion
     assert crit.bbox_loss.reg_loss == "l1" and trainer.weighting.iteration == 4
+    assert caplog.text.count("alwa-cal on a pose model") == 1
 
 
 def test_the_demo_yamls_generate_what_ultralytics_reads(tmp_path):
