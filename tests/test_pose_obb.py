@@ -49,7 +49,7 @@ def test_every_term_has_a_group_and_a_gain(weights):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["pose", "obb"])
-def test_every_strategy_trains(data, tmp_path, task):
+def test_every_strategy_trains(data, tmp_path, task, caplog):
     """Each registered strategy trains the one-branch head for an epoch with finite losses, and the adaptive ones
     the end-to-end (YOLO26) head too (its ``fixed`` is the bit-identity test below)."""
     from alwa_yolo.trainer import TRAINERS
@@ -64,6 +64,8 @@ def test_every_strategy_trains(data, tmp_path, task):
             assert trainer.weighting.iteration == 4, (weights, name)
             row = read_csv(trainer.save_dir / "results.csv")[-1]
             assert all(float(v) == float(v) for k, v in row.items() if k.startswith("train/")), (weights, name, row)
+    warning = {"pose": "alwa-cal on a pose model", "obb": "alwa-cal on an OBB model"}[task]
+    assert caplog.text.count(warning) == 2  # once for each head's alwa-cal run, for no other strategy
 
 
 @pytest.mark.slow
