@@ -8,11 +8,12 @@ the world is ``N x G``, not ``G``: :func:`launched_world_size` reads torchrun's 
 With ``--device cpu`` the process group is gloo's (:func:`init_cpu_process_group`), so the whole distributed path
 runs on any machine.
 
-What no hook reaches: Ultralytics wraps the model with ``DistributedDataParallel(model,
-device_ids=[self.device.index])`` inside ``_setup_train``, and PyTorch refuses ``device_ids`` for a CPU module
-(``[None]`` included). GPU runs need nothing more; a CPU run under torchrun needs that one call to drop its
-``device_ids``, which the test harness does (``tests/torchrun_cpu.py``) rather than this package patching
-Ultralytics or PyTorch.
+What no hook reaches: two calls of Ultralytics' DDP path assume CUDA. It wraps the model with
+``DistributedDataParallel(model, device_ids=[self.device.index])`` inside ``_setup_train`` (PyTorch refuses
+``device_ids`` for a CPU module, ``[None]`` included), and a DDP rank's standalone validator (the final evaluation)
+builds its model on ``torch.device("cuda", current_device())``. GPU runs need nothing more; on CPU ranks the test
+harness (``tests/torchrun_cpu.py``) replaces exactly those two calls, rather than this package patching Ultralytics
+or PyTorch.
 """
 
 from __future__ import annotations
