@@ -13,6 +13,7 @@ from typing import Any
 from .alwa import ALWA, ALWA1, ALWA2Raw
 from .base import GROUPS, LossWeighting, WeightUpdate
 from .calibrated import CalibratedALWA
+from .calibrated_aux import AuxiliaryRatioALWA
 from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
 from .uw import UncertaintyWeighting
@@ -28,6 +29,7 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         UncertaintyWeighting,
         DynamicWeightAverage,
         CalibratedALWA,
+        AuxiliaryRatioALWA,
     )
 }
 """Strategy name (the ``--weighting`` flag) -> class."""
@@ -56,6 +58,7 @@ __all__ = [
     "GROUPS",
     "WEIGHTINGS",
     "ALWA2Raw",
+    "AuxiliaryRatioALWA",
     "CalibratedALWA",
     "DynamicWeightAverage",
     "FixedWeighting",

@@ -145,9 +145,13 @@ class CalibratedALWA(WindowedWeighting):
         self.calibration_sums, self.calibration_counts = sums, counts
         has = counts > 0
         means = torch.where(has, sums / counts.clamp(min=1), torch.ones_like(sums))
+        self.scale = (tie.T @ self.name_gains(means, has)) / gains
+
+    def name_gains(self, means: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
+        """Each name's effective gain on its raw loss: the mean of the means over its own mean, so every name with
+        values starts at the same size (1 for a name without values yet)."""
         target = (means * has).sum() / has.sum().clamp(min=1)
-        per_name = torch.where(has, target / means, torch.ones_like(means))
-        self.scale = (tie.T @ per_name) / gains
+        return torch.where(has, target / means, torch.ones_like(means))
 
     def update(self) -> WeightUpdate:
         """Move ``w_cls`` halfway (in log space) to ``clip(S_reg / S_cls, 1 / BOUND, 1)``, unless unusable."""
