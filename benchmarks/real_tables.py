@@ -3,7 +3,8 @@
 Reads what the ``real`` stage of run_suite.sh wrote (finished runs only; a part not run yet is said so) and writes
 ``benchmarks/results/bccd-summary.md`` and ``bccd-gains.png``: the fine-tune table with per-class AP50-95 and paired
 differences against ``fixed``, the gain curve (Ultralytics' cls / box gain scaled, the default marked), and the
-short-vs-long ranking check.
+``model.tune()`` search with its best gains re-trained (paired per seed with the fine-tune table's ``fixed`` and
+``alwa-cal``), the short-vs-long ranking check and YOLO26n from scratch.
 
 Usage: python benchmarks/real_tables.py
 """
@@ -134,6 +135,36 @@ def ranking(short: str, long: str) -> list[str]:
     return lines
 
 
+def tune_table() -> list[str]:
+    """The search (``tune_compare.py``'s table) and its best gains re-trained with fresh seeds, paired per seed with
+    ``fixed`` (Ultralytics' gains) and ``alwa-cal`` of the fine-tune table (same data, epochs, seeds)."""
+    md = R / "bccd-tune" / "tune.md"
+    if not md.exists():
+        return ["(`bccd-tune`: the search has not finished)"]
+    lines = md.read_text().splitlines()[2:]  # the table and its notes, without the command line
+    again = {s["config"]["seed"]: s["mAP50-95"] for s in runs("bccd-tune/retrain")}
+    if not again:
+        return lines
+    lines += [
+        "",
+        "| re-trained best gains vs | mean ± sd | paired diff (per seed) | verdict |",
+        "| --- | --- | --- | --- |",
+    ]
+    for w in ("fixed", "alwa-cal"):
+        ref = {s["config"]["seed"]: s["mAP50-95"] for s in runs("bccd-finetune") if key(s) == ("ciou", w)}
+        seeds = sorted(set(again) & set(ref))
+        if not seeds:
+            continue
+        d = np.array([again[k] - ref[k] for k in seeds])
+        r = np.array([ref[k] for k in seeds])
+        lines.append(
+            f"| {w} (CIoU) | {r.mean():.3f} ± {r.std(ddof=1) if len(r) > 1 else 0:.3f} | {d.mean():+.3f} ("
+            + " ".join(f"{x:+.3f}" for x in d)
+            + f") | {verdict(d, r.std(ddof=1) if len(r) > 1 else 0)} |"
+        )
+    return lines
+
+
 def main() -> None:
     curve_lines, curves = gain_curve()
     text = [
@@ -141,6 +172,7 @@ def main() -> None:
         "## Fine-tune (bccd-finetune)", "", *finetune_table("bccd-finetune"), "",
         "## Ultralytics' gains scaled, fixed, CIoU (bccd-gains-cls, bccd-gains-box; runs in brackets)", "",
         *curve_lines, "",
+        "## model.tune() over box / cls / dfl (bccd-tune)", "", *tune_table(), "",
         "## 10-epoch fine-tunes (bccd-finetune-10ep)", "", *finetune_table("bccd-finetune-10ep"), "",
         *ranking("bccd-finetune-10ep", "bccd-finetune"), "",
         "## YOLO26n from scratch, 30 epochs (bccd-yolo26n-scratch)", "", *finetune_table("bccd-yolo26n-scratch"),
