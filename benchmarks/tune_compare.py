@@ -46,16 +46,21 @@ def main(argv: list[str] | None = None) -> None:
     opt = parser.parse_args(argv)
     out = Path(opt.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    if not opt.table_only:
+    log = out / "tune" / "tune_results.ndjson"
+    done = len([x for x in log.read_text().splitlines() if x.strip()]) if log.exists() else 0
+    if not opt.table_only and done < opt.trials:
         from ultralytics import YOLO
 
+        # resume=True is what makes Ultralytics' Tuner reuse tune/ and continue from its ndjson; without it the
+        # tuner increments to tune-2/ and starts the search again from trial 1 (exist_ok alone does not do it)
         YOLO(opt.model).tune(
+            resume=done > 0,
             data=str(resolve_data(opt.data)), epochs=opt.epochs, iterations=opt.trials, space=SPACE, imgsz=opt.img,
             batch=opt.batch, device=opt.device, workers=0, plots=False, save=False, val=True, seed=0,
             optimizer="auto",  # tune() defaults to AdamW at lr0 0.01; every run compared here uses Ultralytics' auto
             project=str(out), name="tune", exist_ok=True,
         )  # fmt: skip
-    records = [json.loads(x) for x in (out / "tune" / "tune_results.ndjson").read_text().splitlines() if x.strip()]
+    records = [json.loads(x) for x in log.read_text().splitlines() if x.strip()]
     trials = [
         (r["hyperparameters"], next(iter(r["datasets"].values()), {}).get("metrics/mAP50-95(B)", 0.0)) for r in records
     ]
