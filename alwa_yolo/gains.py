@@ -87,8 +87,8 @@ class GainEstimate:
             note = "" if reg == "ciou" else "  (stock Ultralytics trains CIoU boxes only)"
             stock = f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{note}"
         lines = [
-            f"# alwa-yolo gain finder: alwa-cal's calibration of {model} on {data}, box loss {reg}, imgsz "
-            f"{c.get('imgsz')}",
+            f"# alwa-yolo gain finder: {c.get('strategy', 'alwa-cal')}'s calibration of {model} on {data}, box loss "
+            f"{reg}, imgsz {c.get('imgsz')}",
             f"# {self.chunks} chunks x {self.iterations} training batches of {c.get('batch')} (forward and loss "
             "only); spread over chunks: " + ", ".join(f"{k} {v:.1%}" for k, v in self.spread.items()),
             stock,
@@ -122,7 +122,13 @@ def hyp_of_terms(names: list[str]) -> tuple[dict[str, str], list[str]]:
     return owner, rest
 
 
-def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5, progress: bool = True) -> GainEstimate:
+def find_gains(
+    overrides: dict[str, Any],
+    iterations: int = 16,
+    chunks: int = 5,
+    progress: bool = True,
+    auxiliary: str = "calibrate",
+) -> GainEstimate:
     """Run alwa-cal's calibration ``chunks`` times on ``iterations`` training batches each; no weight changes.
 
     Args:
@@ -132,6 +138,9 @@ def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5,
         iterations: batches per chunk (alwa-cal uses 16).
         chunks: independent calibrations, for the spread.
         progress: show a progress bar.
+        auxiliary: ``calibrate`` (alwa-cal: every term to one start size) or ``ratio`` (alwa-cal-aux: the
+            auxiliary terms, kobj / rle / angle / YOLO26's l1, keep their gain ratio to box; see
+            ``alwa_yolo/weighting/calibrated_aux.py``).
 
     Raises:
         UserError: no chunk saw a box (the dataset's first batches have no labels).
@@ -148,7 +157,7 @@ def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5,
     start = time.time()
     task = check_model(overrides["model"]).task
     with tempfile.TemporaryDirectory(prefix="alwa-gains-") as tmp:
-        args = {**overrides, "weighting": "alwa-cal", "gains": "hyp", "project": tmp, "name": "gains",
+        args = {**overrides, "weighting": AUXILIARY[auxiliary], "gains": "hyp", "project": tmp, "name": "gains",
                 "exist_ok": True, "plots": False, "val": False}  # fmt: skip
         trainer = TRAINERS[task](overrides=args)
         trainer.setup_model()
@@ -186,7 +195,7 @@ def find_gains(overrides: dict[str, Any], iterations: int = 16, chunks: int = 5,
     spread = {k: (statistics.stdev(c[k] for c in by_key) / gains[k] if len(by_key) > 1 else 0.0) for k in owner}
     unexpressed = {n: statistics.fmean(c[n] for c in per_chunk) for n in rest}
     config = {k: overrides.get(k) for k in ("model", "data", "reg_loss", "batch", "seed")}
-    config.update(reg_loss=config["reg_loss"] or "ciou", imgsz=imgsz)
+    config.update(reg_loss=config["reg_loss"] or "ciou", imgsz=imgsz, strategy=AUXILIARY[auxiliary])
     return GainEstimate(gains, spread, by_key, owner, unexpressed, iterations, len(per_chunk), time.time() - start,
                         config)  # fmt: skip
 
@@ -196,6 +205,9 @@ def _endless(loader):
     while True:
         yield from loader
 
+
+AUXILIARY = {"calibrate": "alwa-cal", "ratio": "alwa-cal-aux"}
+"""``--auxiliary`` -> the strategy whose calibration the finder runs."""
 
 FINDER_KEYS = ("data", "weights", "cfg", "imgsz", "batch", "device", "workers", "hyp", "seed", "reg_loss",
                "smoothl1_beta", "anchor_t", "autoanchor")  # fmt: skip
@@ -215,6 +227,9 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=16, help="training batches per calibration (default: 16)")
     parser.add_argument("--chunks", type=int, default=5, help="independent calibrations, for the spread (default 5)")
     parser.add_argument("--out", default="gains.yaml", help="the hyp yaml to write (default: gains.yaml)")
+    parser.add_argument("--auxiliary", default="calibrate", choices=tuple(AUXILIARY),
+                        help="auxiliary terms (kobj, rle, angle, YOLO26's l1): calibrate them like the others "
+                        "(alwa-cal) or keep their gain ratio to box (ratio, alwa-cal-aux)")  # fmt: skip
     opt, extra = parser.parse_known_args(argv)
     opt.extra = extra
     return opt
@@ -232,7 +247,7 @@ def main(opt: argparse.Namespace) -> GainEstimate:
     check_writable(out, "--out", folder=False)
     overrides = overrides_from(opt, check_run_folder=False)
     check_training(overrides)
-    estimate = find_gains(overrides, opt.iterations, opt.chunks)
+    estimate = find_gains(overrides, opt.iterations, opt.chunks, auxiliary=opt.auxiliary)
     out.write_text(estimate.to_yaml(str(out)))
     print(f"{estimate.summary()} -> {out}")
     return estimate

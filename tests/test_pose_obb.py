@@ -221,3 +221,20 @@ def test_the_strategy_sees_the_groups_the_seam_decides(weights, groups):
     model = (ALWAPoseModel if "pose" in weights else ALWAOBBModel)(weights, nc=3, verbose=False, **kw)
     model.args = get_cfg(DEFAULT_CFG, {"weighting": "alwa2"})
     assert model.init_criterion().weighting.groups == groups
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["pose", "obb"])
+def test_the_gain_finder_keeps_auxiliary_terms_at_their_ratio_when_asked(data, task):
+    """``--auxiliary ratio`` runs alwa-cal-aux's calibration: kobj (pose) / angle (OBB) at Ultralytics' ratio to box
+    in every chunk; the default calibrates them to the others' size, as alwa-cal does."""
+    from alwa_yolo.gains import find_gains
+
+    weights, key = {"pose": ("yolo11n-pose.yaml", "kobj"), "obb": ("yolo11n-obb.yaml", "angle")}[task]
+    base = {"model": weights, "data": str(data[task]), "imgsz": 64, "batch": 4, "device": "cpu", "workers": 0}
+    ratio = find_gains(base, iterations=4, chunks=2, progress=False, auxiliary="ratio")
+    calibrate = find_gains(base, iterations=4, chunks=2, progress=False)
+    hyp = {"kobj": 1.0, "angle": 1.0}[key] / 7.5
+    assert all(c[key] / c["box"] == pytest.approx(hyp, rel=1e-9) for c in ratio.per_chunk)
+    assert ratio.config["strategy"] == "alwa-cal-aux" and calibrate.config["strategy"] == "alwa-cal"
+    assert calibrate.gains[key] / calibrate.gains["box"] > 2 * hyp
