@@ -82,8 +82,8 @@ for stage in $stages; do
       --retrain-seeds 0 1 2 --out $R/bccd-tune --adaptive $R/bccd-finetune/runs/alwa-cal-auto-ciou-s{0,1,2}
     $PY benchmarks/sweep.py $real $pre --epochs 10 --weightings fixed alwa-cal alwa2 --reg-losses ciou l1 \
       --out $R/bccd-finetune-10ep
-    $PY benchmarks/sweep.py $real --model yolo26n.yaml --epochs 30 --weightings fixed alwa-cal alwa-cal-aux \
-      --reg-losses ciou --out $R/bccd-yolo26n-scratch
+    $PY benchmarks/sweep.py $real --model yolo26n.yaml --epochs 30 --weightings fixed alwa-cal --reg-losses ciou \
+      --out $R/bccd-yolo26n-scratch
     $PY benchmarks/real_tables.py
     ;;
   pose-obb)  # the pose and OBB demo sets (256 images, 128 px), from scratch, 20 epochs (320 iterations), 3 seeds,
