@@ -77,3 +77,14 @@ def test_state_round_trip_continues_identically():
     b.load_state_dict(a.state_dict())
     np.testing.assert_allclose(feed(b, terms[30:]), feed(a, terms[30:]), rtol=1e-12)
     assert [u.__dict__ for u in a.history] == [u.__dict__ for u in b.history] and a.history
+
+
+def test_the_main_terms_base_gains_cancel_out():
+    """Mis-set main-term gains (pose x4, cls x1/8, box x1/4) give the same weighted loss: only the auxiliary terms'
+    ratio to box is taken from the base gains (why benchmarks/README.md's pose-gain rows need no alwa-cal-aux run)."""
+    raw = pose_terms(3, CALIBRATION + 40) / POSE_HYP
+    reference = feed(make("alwa-cal-aux", 20, gains=POSE_HYP, names=POSE, groups=POSE_GROUPS), raw * POSE_HYP)
+    for factors in ([1, 4, 1, 1, 1], [1, 1, 1, 1 / 8, 1], [0.25, 1, 0.25, 1, 1]):  # kobj moves with box: same ratio
+        gains = list(np.asarray(POSE_HYP) * factors)
+        w = make("alwa-cal-aux", 20, gains=gains, names=POSE, groups=POSE_GROUPS)
+        np.testing.assert_allclose(feed(w, raw * gains), reference, rtol=1e-9)
