@@ -32,13 +32,11 @@ def runs(folder: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((R / folder / "runs").glob("*/summary.json"))]
 
 
-def by_weighting(rows: list[dict], scale: str | None = None) -> dict[str, dict[int, dict]]:
-    """weighting -> seed -> summary, for the runs at Ultralytics' gains or (``scale``) with that gain changed."""
+def by_weighting(rows: list[dict]) -> dict[str, dict[int, dict]]:
+    """weighting -> seed -> summary."""
     out: dict[str, dict[int, dict]] = {}
     for s in rows:
-        c = s["config"]
-        if scale is None or scale in c:
-            out.setdefault(c["weighting"], {})[c["seed"]] = s
+        out.setdefault(s["config"]["weighting"], {})[s["config"]["seed"]] = s
     return out
 
 
@@ -66,7 +64,7 @@ def gains(runs_: dict[int, dict]) -> str:
     return ", ".join(f"{n.removesuffix('_loss')} {np.mean([c[n] for c in cals]):.3g}" for n in names)
 
 
-def model_table(folder: str, task: str, base_folder: str | None = None) -> list[str]:
+def model_table(folder: str, task: str) -> list[str]:
     """One row per weighting: each metric's mean ± sd, paired diff from ``fixed`` and verdict; calibrated gains."""
     ws = by_weighting(runs(folder))
     if not ws:
