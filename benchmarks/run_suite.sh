@@ -114,6 +114,7 @@ for stage in $stages; do
         --epochs 10 --weightings fixed alwa-cal alwa2 alwa-cal-aux --reg-losses ciou --jobs ${POSE_OBB_JOBS:-2} \
         --extra val=False --out $R/$task-finetune
     done
+    $PY benchmarks/pose_obb_tables.py
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:
     # YOLO26n's l1 term, demo set, 20 epochs (the families stage's configuration, fixed and alwa-cal re-run beside it);
