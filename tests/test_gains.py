@@ -106,8 +106,9 @@ def test_yaml_notes_what_stock_gains_cannot_hold():
         (["--reg-loss", "bogus"], "'bogus'"),
         (["--epochs", "3"], "--epochs"),
         (["--out", "{file}/gains.yaml"], "cannot be created"),
+        (["--auxiliary", "bogus"], "--auxiliary"),
     ],
-    ids=["iterations", "chunks", "data", "weights", "reg-loss", "unknown flag", "out under a file"],
+    ids=["iterations", "chunks", "data", "weights", "reg-loss", "unknown flag", "out under a file", "auxiliary"],
 )
 def test_bad_input_is_one_paragraph(argv, says, tmp_path):
     """Exit 2, one ``error:`` line, no traceback, nothing written (not even the demo set's cache)."""

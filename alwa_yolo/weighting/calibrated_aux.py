@@ -21,8 +21,6 @@ Under ``--gains unit`` the ratio is 1: the auxiliary terms follow box's gain one
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
 from .calibrated import CalibratedALWA
@@ -40,26 +38,17 @@ class AuxiliaryRatioALWA(CalibratedALWA):
 
     name = "alwa-cal-aux"
 
-    def __init__(
-        self,
-        groups: Sequence[str],
-        interval: int = 100,
-        term_names: Sequence[str] | None = None,
-        term_gains: Sequence[float] | None = None,
-    ):
-        super().__init__(groups, interval, term_names, term_gains)
-        unique = list(self.term_names)
-        self._auxiliary = [u in AUXILIARY for u in unique] if ANCHOR in unique else [False] * len(unique)
-        self._anchor = unique.index(ANCHOR) if ANCHOR in unique else None
-
     def name_gains(self, means: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
         """Main names as ``alwa-cal`` calibrates them among themselves; auxiliary names on the box term's gain."""
-        if not any(self._auxiliary):
+        names = list(self.term_names)
+        flags = [n in AUXILIARY for n in names]
+        if ANCHOR not in names or not any(flags):
             return super().name_gains(means, has)
-        auxiliary = torch.tensor(self._auxiliary, device=means.device)
+        anchor = names.index(ANCHOR)
+        auxiliary = torch.tensor(flags, device=means.device)
         main = has & ~auxiliary
         target = (means * main).sum() / main.sum().clamp(min=1)
         gains = torch.where(main, target / means, torch.ones_like(means))
         tie = self._tie.to(means.device)
         base = (tie @ self._gains.to(means.device, torch.float64)) / tie.sum(1)  # each name's base gain
-        return torch.where(auxiliary, base * gains[self._anchor] / base[self._anchor], gains)
+        return torch.where(auxiliary, base * gains[anchor] / base[anchor], gains)
