@@ -6,15 +6,17 @@ Stages (each resumable: a finished part's result file is reused):
   checkpoint, for seeds 0, 1, 2 at 16 iterations (5 chunks each), and at 50 and 200 iterations (seed 0), CIoU and L1.
   Writes ``stability.md`` / ``stability.json``, with the seconds each took.
 - ``value``: ``fixed`` trained from the found gains (seed 0, 16 iterations), and beside it, on the same machine,
-  ``fixed`` from Ultralytics' gains and ``alwa-cal``, with the settings of the sweeps they repeat (``scratch-shapes``
-  / ``scratch-hard``: 20 epochs from scratch, CIoU / L1 / SmoothL1; ``yolo26n-shapes``; the anchor head, whose
-  gains are YOLOv5's box / obj / cls), 3 seeds. Writes
-  ``value.md``: per configuration the found gains and the three rows' mAP50-95, paired per seed. (Gains mis-set by
-  the user need no row of their own: the finder divides the gains out, so its yaml is the same from any gains.)
+  ``fixed`` from Ultralytics' gains and the in-run calibration the finder repeats (``alwa-cal``; ``alwa-cal-aux``
+  for ``--auxiliary ratio``), with the settings of the sweeps they repeat (``scratch-shapes`` / ``scratch-hard``:
+  20 epochs from scratch, CIoU / L1 / SmoothL1; ``yolo26n-shapes-aux``; the anchor head, whose gains are YOLOv5's
+  box / obj / cls; the pose-obb stage's YOLO11n-pose / -obb), 3 seeds. Writes ``value.md``: per configuration
+  the found gains and the three rows' mAP50-95 (pose: box and keypoints), paired per seed. (Gains mis-set by the
+  user need no row of their own: the finder divides the gains out, so its yaml is the same from any gains;
+  ``tests/test_gains.py::test_mis_set_gains_give_the_same_yaml``.)
 
 Usage:
     python benchmarks/gain_finder.py stability --bccd benchmarks/datasets/BCCD/BCCD.yaml
-    python benchmarks/gain_finder.py value --jobs 2 [--configs shapes hard yolo26n]
+    python benchmarks/gain_finder.py value --jobs 2 [--configs shapes hard yolo26n yolo26n-ratio anchor pose obb]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,28 +43,49 @@ OUT = R / "gain-finder"
 PRETRAINED = HERE / "weights" / "yolov8n-coco-smartrail.pt"
 
 REGS = ["ciou", "l1", "smoothl1"]
+BOX = ("mAP50-95", "box")
+POSE = ("pose_mAP50-95", "keypoints")
+
+
+class Value(NamedTuple):
+    """One configuration of the value table: the sweep whose settings it repeats and what it is compared with."""
+
+    name: str
+    args: list[str]  # sweep.py arguments
+    regs: list[str]
+    auxiliary: str = "calibrate"  # the finder's --auxiliary; the in-run strategy compared with follows from it
+    metrics: tuple = (BOX,)
+    seeds: tuple = (0, 1, 2)
+
+
+SHAPES20 = ["--data", "data/shapes.yaml", "--epochs", "20"]
 VALUE = [
-    # (name, the sweep folder whose settings it repeats, sweep arguments, reg losses, seeds)
-    ("shapes", "scratch-shapes", ["--data", "data/shapes.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
-    ("hard", "scratch-hard", ["--data", "data/shapes-hard.yaml", "--epochs", "20"], REGS, [0, 1, 2]),
-    ("yolo26n", "yolo26n-shapes", ["--data", "data/shapes.yaml", "--model", "yolo26n.yaml", "--epochs", "20",
-                                   "--extra", "val=False"], ["ciou"], [0, 1, 2]),
-    ("anchor", "-", ["--data", "data/shapes.yaml", "--model", "cfg/models/yolov8n-anchor.yaml", "--epochs", "20",
-                     "--extra", "val=False"], ["ciou"], [0, 1, 2]),
+    Value("shapes", SHAPES20, REGS),  # scratch-shapes
+    Value("hard", ["--data", "data/shapes-hard.yaml", "--epochs", "20"], REGS),  # scratch-hard
+    Value("yolo26n", [*SHAPES20, "--model", "yolo26n.yaml", "--extra", "val=False"], ["ciou"]),  # yolo26n-shapes-aux
+    Value("yolo26n-ratio", [*SHAPES20, "--model", "yolo26n.yaml", "--extra", "val=False"], ["ciou"], "ratio"),
+    Value("anchor", [*SHAPES20, "--model", "cfg/models/yolov8n-anchor.yaml", "--extra", "val=False"], ["ciou"]),
+    Value("pose", ["--data", "data/shapes-pose.yaml", "--model", "yolo11n-pose.yaml", "--epochs", "20", "--extra",
+                   "val=False"], ["ciou"], "ratio", (BOX, POSE)),  # pose-yolo11n-pose
+    Value("obb", ["--data", "data/shapes-obb.yaml", "--model", "yolo11n-obb.yaml", "--epochs", "20", "--extra",
+                  "val=False"], ["ciou"], "ratio"),  # obb-yolo11n-obb
 ]  # fmt: skip
-"""The configurations whose fixed / alwa-cal rows exist already (deterministic per seed) and are paired with."""
+"""The value table's configurations (``--configs`` picks by name); the comment names the sweep it repeats."""
+IN_RUN = {"calibrate": "alwa-cal", "ratio": "alwa-cal-aux"}
+"""The finder's ``--auxiliary`` -> the strategy whose in-run calibration it is (the comparison's third row)."""
 
 
-def finder(data: str, model: str, reg: str, imgsz: int, batch: int, seed: int, iterations: int, chunks: int) -> dict:
+def finder(data: str, model: str, reg: str, imgsz: int, batch: int, seed: int, iterations: int, chunks: int,
+           auxiliary: str = "calibrate") -> dict:  # fmt: skip
     """One finder run in-process (the same function the command calls), as a JSON-able dict."""
     from alwa_yolo.data.resolve import resolve_data
     from alwa_yolo.gains import find_gains
 
     overrides = {"model": model, "data": str(resolve_data(data)), "reg_loss": reg, "imgsz": imgsz, "batch": batch,
                  "device": "cpu", "workers": 0, "seed": seed}  # fmt: skip
-    e = find_gains(overrides, iterations=iterations, chunks=chunks, progress=False)
+    e = find_gains(overrides, iterations=iterations, chunks=chunks, auxiliary=auxiliary, progress=False)
     return {"gains": e.gains, "spread": e.spread, "seconds": e.seconds, "iterations": iterations, "chunks": e.chunks,
-            "seed": seed, "reg_loss": reg, "data": data, "model": model}  # fmt: skip
+            "seed": seed, "reg_loss": reg, "data": data, "model": model, "auxiliary": auxiliary}  # fmt: skip
 
 
 def stability(opt: argparse.Namespace) -> None:
@@ -94,7 +118,7 @@ def stability(opt: argparse.Namespace) -> None:
 
 
 def sweep(args: list[str], reg: str, weightings: list[str], seeds: list[int], out: Path, jobs: int, extra=()):
-    """Train a grid with ``sweep.py`` (resumable) and return seed -> final mAP50-95 per weighting."""
+    """Train a grid with ``sweep.py`` (resumable) and return weighting -> seed -> the run's summary."""
     cmd = [sys.executable, str(HERE / "sweep.py"), *args, "--reg-losses", reg, "--weightings", *weightings,
            "--seeds", *map(str, seeds), "--jobs", str(jobs), "--out", str(out)]  # fmt: skip
     if extra:
@@ -104,41 +128,46 @@ def sweep(args: list[str], reg: str, weightings: list[str], seeds: list[int], ou
             cmd += ["--extra", *extra]
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "YOLO_OFFLINE": "1"})
     rows = json.loads((out / "results.json").read_text())
-    return {w: {r["config"]["seed"]: r["mAP50-95"] for r in rows if r["config"]["weighting"] == w} for w in weightings}
+    return {w: {r["config"]["seed"]: r for r in rows if r["config"]["weighting"] == w} for w in weightings}
 
 
 def value(opt: argparse.Namespace) -> None:
-    """``fixed`` from the found gains, paired per seed with ``fixed`` (Ultralytics' gains) and ``alwa-cal`` trained
-    here too: runs are deterministic per seed on one machine only (results/reproduce-0.2), so the reference rows
-    are re-run beside the found-gain ones instead of taken from another machine's tables."""
+    """``fixed`` from the found gains, paired per seed with ``fixed`` (Ultralytics' gains) and the in-run strategy
+    (``alwa-cal``, or ``alwa-cal-aux`` for ``--auxiliary ratio``) trained here too: runs are deterministic per seed
+    on one machine only (results/reproduce-0.2), so the reference rows are re-run beside the found-gain ones (or
+    copied from a sweep of the same settings on this machine) instead of taken from another machine's tables."""
     lines = ["| configuration | found gains | fixed, Ultralytics' gains | fixed, found gains | "
-             "found - Ultralytics' (per seed) | verdict | alwa-cal | found - alwa-cal (per seed) | verdict |",
+             "found - Ultralytics' (per seed) | verdict | in-run calibration | found - in-run (per seed) | verdict |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    for name, _, args, regs, seeds in VALUE:
-        if opt.configs and name not in opt.configs:
+    for v in VALUE:
+        if opt.configs and v.name not in opt.configs:
             continue
-        model = args[args.index("--model") + 1] if "--model" in args else "yolov8n.yaml"
-        data = args[args.index("--data") + 1]
-        for reg in regs:
-            out = OUT / "value" / f"{name}-{reg}"
+        model = v.args[v.args.index("--model") + 1] if "--model" in v.args else "yolov8n.yaml"
+        data = v.args[v.args.index("--data") + 1]
+        seeds = list(v.seeds)
+        for reg in v.regs:
+            out = OUT / "value" / f"{v.name}-{reg}"
             gains_file = out / "gains.json"
             if not gains_file.exists():
                 out.mkdir(parents=True, exist_ok=True)
-                gains_file.write_text(json.dumps(finder(data, model, reg, 128, 16, 0, 16, 5)))
+                gains_file.write_text(json.dumps(finder(data, model, reg, 128, 16, 0, 16, 5, v.auxiliary)))
             gains = json.loads(gains_file.read_text())["gains"]
-            found = sweep(args, reg, ["fixed"], seeds, out, opt.jobs, [f"{k}={v:.3g}" for k, v in gains.items()])
-            ref = sweep(args, reg, ["fixed", "alwa-cal"], seeds, out / "reference", opt.jobs)
-            f, b, c = (np.array([d[s] for s in seeds]) for d in (found["fixed"], ref["fixed"], ref["alwa-cal"]))
-            d1, d2 = f - b, f - c
-            lines.append(
-                f"| {name} {reg} | {', '.join(f'{k} {v:.3g}' for k, v in gains.items())} | {b.mean():.3f} ± "
-                f"{b.std(ddof=1):.3f} | {f.mean():.3f} ± {f.std(ddof=1):.3f} | {d1.mean():+.3f} ("
-                + " ".join(f"{x:+.3f}" for x in d1)
-                + f") | {verdict(d1, b.std(ddof=1))} | {c.mean():.3f} ± "
-                f"{c.std(ddof=1):.3f} | {d2.mean():+.3f} ("
-                + " ".join(f"{x:+.3f}" for x in d2)
-                + f") | {verdict(d2, c.std(ddof=1))} |"
-            )
+            in_run = IN_RUN[v.auxiliary]
+            found = sweep(v.args, reg, ["fixed"], seeds, out, opt.jobs, [f"{k}={g:.3g}" for k, g in gains.items()])
+            ref = sweep(v.args, reg, ["fixed", in_run], seeds, out / "reference", opt.jobs)
+            for metric, label in v.metrics:
+                f, b, c = (np.array([d[s][metric] for s in seeds]) for d in (found["fixed"], ref["fixed"], ref[in_run]))
+                d1, d2 = f - b, f - c
+                name = f"{v.name} {reg}" + (f" ({label})" if len(v.metrics) > 1 else "")
+                lines.append(
+                    f"| {name} | {', '.join(f'{k} {g:.3g}' for k, g in gains.items())} | {b.mean():.3f} ± "
+                    f"{b.std(ddof=1):.3f} | {f.mean():.3f} ± {f.std(ddof=1):.3f} | {d1.mean():+.3f} ("
+                    + " ".join(f"{x:+.3f}" for x in d1)
+                    + f") | {verdict(d1, b.std(ddof=1))} | {in_run} {c.mean():.3f} ± "
+                    f"{c.std(ddof=1):.3f} | {d2.mean():+.3f} ("
+                    + " ".join(f"{x:+.3f}" for x in d2)
+                    + f") | {verdict(d2, c.std(ddof=1))} |"
+                )
     cmd = "python benchmarks/gain_finder.py value" + (f" --configs {' '.join(opt.configs)}" if opt.configs else "")
     (OUT / "value.md").write_text(f"Command: `{cmd}`\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -149,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("stage", choices=("stability", "value"))
     parser.add_argument("--bccd", default="", help="BCCD's converted yaml (benchmarks/bccd_prepare.py), optional")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--configs", nargs="*", default=[], help="value: only these (shapes, hard, yolo26n)")
+    names = ", ".join(v.name for v in VALUE)
+    parser.add_argument("--configs", nargs="*", default=[], help=f"value: only these ({names})")
     opt = parser.parse_args(argv)
     os.environ.setdefault("YOLO_OFFLINE", "1")
     stability(opt) if opt.stage == "stability" else value(opt)

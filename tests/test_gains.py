@@ -73,6 +73,21 @@ def test_agrees_with_alwa_cal_within_its_spread(tiny_data, tmp_path):
         assert abs(calibrated[term] - estimate.gains[key]) <= 3 * sd + 0.01 * estimate.gains[key], (key, calibrated)
 
 
+def test_mis_set_gains_give_the_same_yaml(tiny_data):
+    """The finder divides the base gains out, so a user whose gains are off (the robustness study's x1/4, x4) gets
+    the yaml a user with Ultralytics' gains gets: why the value table needs no row of its own for them."""
+    from alwa_yolo.gains import find_gains
+
+    base = {"model": "yolov8n.yaml", "data": str(tiny_data), "imgsz": 64, "batch": 4, "device": "cpu",
+            "workers": 0, "seed": 0}  # fmt: skip
+    stock = find_gains(base, iterations=4, chunks=2, progress=False)
+    mis_set = find_gains({**base, "box": 7.5 / 4, "cls": 0.5 * 4, "dfl": 1.5 * 4}, iterations=4, chunks=2,
+                         progress=False)  # fmt: skip
+    assert stock.gains.keys() == mis_set.gains.keys()
+    for key, gain in stock.gains.items():
+        assert mis_set.gains[key] == pytest.approx(gain, rel=1e-5), key
+
+
 def test_each_hyperparameter_gets_its_own_term():
     """box <- box_loss (not a mask term, which Ultralytics also multiplies by box); YOLO26's l1 term is dfl."""
     assert hyp_of_terms(["box_loss", "seg_loss", "cls_loss", "dfl_loss", "sem_loss"]) == (
