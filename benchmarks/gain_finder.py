@@ -9,14 +9,14 @@ Stages (each resumable: a finished part's result file is reused):
   ``fixed`` from Ultralytics' gains and the in-run calibration the finder repeats (``alwa-cal``; ``alwa-cal-aux``
   for ``--auxiliary ratio``), with the settings of the sweeps they repeat (``scratch-shapes`` / ``scratch-hard``:
   20 epochs from scratch, CIoU / L1 / SmoothL1; ``yolo26n-shapes-aux``; the anchor head, whose gains are YOLOv5's
-  box / obj / cls; the pose-obb stage's YOLO11n-pose / -obb), 3 seeds. Writes ``value.md``: per configuration
-  the found gains and the three rows' mAP50-95 (pose: box and keypoints), paired per seed. (Gains mis-set by the
-  user need no row of their own: the finder divides the gains out, so its yaml is the same from any gains;
-  ``tests/test_gains.py::test_mis_set_gains_give_the_same_yaml``.)
+  box / obj / cls; the pose-obb stage's YOLO11n-pose / -obb; ``bccd-finetune``, CIoU and L1), 3 seeds. Writes
+  ``value.md``: per configuration the found gains and the three rows' mAP50-95 (pose: box and keypoints), paired
+  per seed. (Gains mis-set by the user need no row of their own: the finder divides the gains out, so its yaml is
+  the same from any gains; ``tests/test_gains.py::test_mis_set_gains_give_the_same_yaml``.)
 
 Usage:
     python benchmarks/gain_finder.py stability --bccd benchmarks/datasets/BCCD/BCCD.yaml
-    python benchmarks/gain_finder.py value --jobs 2 [--configs shapes hard yolo26n yolo26n-ratio anchor pose obb]
+    python benchmarks/gain_finder.py value --jobs 2 [--configs shapes hard yolo26n anchor bccd ...]
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from sweep import verdict  # noqa: E402
 R = HERE / "results"
 OUT = R / "gain-finder"
 PRETRAINED = HERE / "weights" / "yolov8n-coco-smartrail.pt"
+BCCD = HERE / "datasets" / "BCCD" / "BCCD.yaml"  # benchmarks/bccd_prepare.py's output
 
 REGS = ["ciou", "l1", "smoothl1"]
 BOX = ("mAP50-95", "box")
@@ -56,6 +57,8 @@ class Value(NamedTuple):
     auxiliary: str = "calibrate"  # the finder's --auxiliary; the in-run strategy compared with follows from it
     metrics: tuple = (BOX,)
     seeds: tuple = (0, 1, 2)
+    imgsz: int = 128  # the finder's, the sweep's own --img / --batch
+    batch: int = 16
 
 
 SHAPES20 = ["--data", "data/shapes.yaml", "--epochs", "20"]
@@ -69,6 +72,8 @@ VALUE = [
                    "val=False"], ["ciou"], "ratio", (BOX, POSE)),  # pose-yolo11n-pose
     Value("obb", ["--data", "data/shapes-obb.yaml", "--model", "yolo11n-obb.yaml", "--epochs", "20", "--extra",
                   "val=False"], ["ciou"], "ratio"),  # obb-yolo11n-obb
+    Value("bccd", ["--data", str(BCCD), "--img", "320", "--batch", "8", "--model", str(PRETRAINED), "--epochs", "15",
+                   "--extra", "val=False"], ["ciou", "l1"], imgsz=320, batch=8),  # bccd-finetune
 ]  # fmt: skip
 """The value table's configurations (``--configs`` picks by name); the comment names the sweep it repeats."""
 IN_RUN = {"calibrate": "alwa-cal", "ratio": "alwa-cal-aux"}
@@ -150,7 +155,7 @@ def value(opt: argparse.Namespace) -> None:
             gains_file = out / "gains.json"
             if not gains_file.exists():
                 out.mkdir(parents=True, exist_ok=True)
-                gains_file.write_text(json.dumps(finder(data, model, reg, 128, 16, 0, 16, 5, v.auxiliary)))
+                gains_file.write_text(json.dumps(finder(data, model, reg, v.imgsz, v.batch, 0, 16, 5, v.auxiliary)))
             gains = json.loads(gains_file.read_text())["gains"]
             in_run = IN_RUN[v.auxiliary]
             found = sweep(v.args, reg, ["fixed"], seeds, out, opt.jobs, [f"{k}={g:.3g}" for k, g in gains.items()])
