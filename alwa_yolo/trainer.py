@@ -154,10 +154,14 @@ class ALWATrainerMixin:
     def save_metrics(self, metrics: dict) -> None:
         """Write ``results.csv`` with the weights in force at the end of the epoch (``alwa/w_<unit>``, one column per
         group or per term, as the strategy logs them); they also join
-        ``self.metrics``, which every Ultralytics logger (TensorBoard, MLflow, W&B, ...) records as scalars."""
+        ``self.metrics``, which every Ultralytics logger (TensorBoard, MLflow, W&B, ...) records as scalars.
+
+        The weights always go last: an epoch without validation (``val=False``) hands back the previous epoch's
+        ``self.metrics``, weights included, and updating them in place would put them before the learning rates,
+        under the wrong headers of Ultralytics' append-only CSV."""
         weights = {f"alwa/w_{unit}": w for unit, w in self.weighting.unit_weights().items()}
         self.metrics = {**(self.metrics or {}), **weights}
-        super().save_metrics({**metrics, **weights})
+        super().save_metrics({**{k: v for k, v in metrics.items() if k not in weights}, **weights})
         kill_point("metrics")
 
     def save_model(self) -> bool:

@@ -98,6 +98,17 @@ def test_a_registered_toy_strategy_trains_logs_and_saves(tiny_data, tmp_path, mo
 
 
 @pytest.mark.slow
+def test_results_csv_columns_stay_in_place_without_validation(tiny_data, tmp_path, monkeypatch):
+    """With ``val=False`` Ultralytics keeps the previous epoch's metrics dict, which holds the weights logged then:
+    each row must still put every value under its own header (a weight is not a learning rate)."""
+    _, run = train_toy(HalveEvery4, tiny_data, tmp_path, monkeypatch, epochs=3, val=False)
+    rows = read_csv(run / "results.csv")
+    assert [float(r["alwa/w_cls"]) for r in rows] == [0.25, 0.0625, 0.015625]
+    assert {float(r["alwa/w_reg"]) for r in rows} == {1.0}
+    assert all(0 < float(r["lr/pg0"]) < 0.1 for r in rows)
+
+
+@pytest.mark.slow
 def test_a_per_term_toy_strategy_gets_its_own_columns_and_resumes(tiny_data, tmp_path, monkeypatch):
     """A strategy logged per term: alwa.csv and results.csv carry ``w_box`` / ``w_cls`` / ``w_dfl``, alwa.png is
     drawn, the checkpoint holds the per-term weights, and a resume restores them and rewrites alwa.csv."""
