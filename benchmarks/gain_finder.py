@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,23 +60,28 @@ class Value(NamedTuple):
     seeds: tuple = (0, 1, 2)
     imgsz: int = 128  # the finder's, the sweep's own --img / --batch
     batch: int = 16
+    reuse: str = ""  # a run_suite.sh sweep of the same settings whose reference runs are copied, not re-run
 
 
 SHAPES20 = ["--data", "data/shapes.yaml", "--epochs", "20"]
 VALUE = [
     Value("shapes", SHAPES20, REGS),  # scratch-shapes
     Value("hard", ["--data", "data/shapes-hard.yaml", "--epochs", "20"], REGS),  # scratch-hard
-    Value("yolo26n", [*SHAPES20, "--model", "yolo26n.yaml", "--extra", "val=False"], ["ciou"]),  # yolo26n-shapes-aux
-    Value("yolo26n-ratio", [*SHAPES20, "--model", "yolo26n.yaml", "--extra", "val=False"], ["ciou"], "ratio"),
+    Value("yolo26n", [*SHAPES20, "--model", "yolo26n.yaml", "--extra", "val=False"], ["ciou"],
+          reuse="yolo26n-shapes-aux"),
+    Value("yolo26n-ratio", [*SHAPES20, "--model", "yolo26n.yaml", "--extra", "val=False"], ["ciou"], "ratio",
+          reuse="yolo26n-shapes-aux"),
     Value("anchor", [*SHAPES20, "--model", "cfg/models/yolov8n-anchor.yaml", "--extra", "val=False"], ["ciou"]),
     Value("pose", ["--data", "data/shapes-pose.yaml", "--model", "yolo11n-pose.yaml", "--epochs", "20", "--extra",
-                   "val=False"], ["ciou"], "ratio", (BOX, POSE)),  # pose-yolo11n-pose
+                   "val=False"], ["ciou"], "ratio", (BOX, POSE), reuse="pose-yolo11n-pose"),
     Value("obb", ["--data", "data/shapes-obb.yaml", "--model", "yolo11n-obb.yaml", "--epochs", "20", "--extra",
-                  "val=False"], ["ciou"], "ratio"),  # obb-yolo11n-obb
+                  "val=False"], ["ciou"], "ratio", reuse="obb-yolo11n-obb"),
     Value("bccd", ["--data", str(BCCD), "--img", "320", "--batch", "8", "--model", str(PRETRAINED), "--epochs", "15",
-                   "--extra", "val=False"], ["ciou", "l1"], imgsz=320, batch=8),  # bccd-finetune
+                   "--extra", "val=False"], ["ciou", "l1"], imgsz=320, batch=8, reuse="bccd-finetune"),
 ]  # fmt: skip
-"""The value table's configurations (``--configs`` picks by name); the comment names the sweep it repeats."""
+"""The value table's configurations (``--configs`` picks by name). ``shapes`` / ``hard`` repeat ``scratch-shapes`` /
+``scratch-hard``; a configuration with ``reuse`` copies that sweep's runs as its reference rows when they exist
+(the same settings on the same machine train the same bits: ``results/gain-finder/bccd-reproduce`` re-ran one)."""
 IN_RUN = {"calibrate": "alwa-cal", "ratio": "alwa-cal-aux"}
 """The finder's ``--auxiliary`` -> the strategy whose in-run calibration it is (the comparison's third row)."""
 
@@ -125,7 +131,7 @@ def stability(opt: argparse.Namespace) -> None:
 def sweep(args: list[str], reg: str, weightings: list[str], seeds: list[int], out: Path, jobs: int, extra=()):
     """Train a grid with ``sweep.py`` (resumable) and return weighting -> seed -> the run's summary."""
     cmd = [sys.executable, str(HERE / "sweep.py"), *args, "--reg-losses", reg, "--weightings", *weightings,
-           "--seeds", *map(str, seeds), "--jobs", str(jobs), "--out", str(out)]  # fmt: skip
+           "--seeds", *map(str, seeds), "--jobs", str(jobs), "--out", str(out.relative_to(ROOT))]  # fmt: skip
     if extra:
         if "--extra" in cmd:
             cmd[cmd.index("--extra") + 1 : cmd.index("--extra") + 1] = list(extra)
@@ -134,6 +140,15 @@ def sweep(args: list[str], reg: str, weightings: list[str], seeds: list[int], ou
     subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "YOLO_OFFLINE": "1"})
     rows = json.loads((out / "results.json").read_text())
     return {w: {r["config"]["seed"]: r for r in rows if r["config"]["weighting"] == w} for w in weightings}
+
+
+def reuse(src: Path, dst: Path, weightings: list[str], reg: str, seeds: list[int]) -> None:
+    """Copy the finished runs of another sweep with the same settings (``sweep.py`` then skips them)."""
+    for w in weightings:
+        for seed in seeds:
+            name = f"{w}-auto-{reg}-s{seed}"
+            if (src / name / "summary.json").exists() and not (dst / name / "summary.json").exists():
+                shutil.copytree(src / name, dst / name, dirs_exist_ok=True)
 
 
 def value(opt: argparse.Namespace) -> None:
@@ -159,6 +174,8 @@ def value(opt: argparse.Namespace) -> None:
             gains = json.loads(gains_file.read_text())["gains"]
             in_run = IN_RUN[v.auxiliary]
             found = sweep(v.args, reg, ["fixed"], seeds, out, opt.jobs, [f"{k}={g:.3g}" for k, g in gains.items()])
+            if v.reuse:
+                reuse(R / v.reuse / "runs", out / "reference" / "runs", ["fixed", in_run], reg, seeds)
             ref = sweep(v.args, reg, ["fixed", in_run], seeds, out / "reference", opt.jobs)
             for metric, label in v.metrics:
                 f, b, c = (np.array([d[s][metric] for s in seeds]) for d in (found["fixed"], ref["fixed"], ref[in_run]))

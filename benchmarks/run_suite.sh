@@ -4,7 +4,7 @@
 # after the first stage validate at the last epoch only (val=False), which is the epoch every table reports.
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
-#           long ablation real pose-obb aux; default: all, in that order
+#           long ablation real pose-obb aux gain-finder; default: all, in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -13,7 +13,7 @@ export YOLO_OFFLINE=1
 PY=${PYTHON:-python}
 R=benchmarks/results
 W="fixed alwa2 alwa2-raw alwa-cal"
-stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb aux}
+stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb aux gain-finder}
 
 for stage in $stages; do
   case $stage in
@@ -121,6 +121,19 @@ for stage in $stages; do
     # its pose / OBB rows are in the pose-obb stage, its BCCD row in the real stage
     $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml --epochs 20 --reg-losses ciou \
       --weightings fixed alwa-cal alwa-cal-aux --jobs 2 --extra val=False --out $R/yolo26n-shapes-aux
+    ;;
+  gain-finder)  # the finder's stability (demo, hard, BCCD) and value (fixed from its gains against fixed and the
+    # in-run calibration; reference rows copied from the aux, pose-obb and real stages' runs where those exist)
+    $PY benchmarks/gain_finder.py stability --bccd benchmarks/datasets/BCCD/BCCD.yaml
+    # copying is sound only if runs reproduce on this machine: one BCCD reference run trained again
+    $PY benchmarks/sweep.py --data benchmarks/datasets/BCCD/BCCD.yaml --img 320 --batch 8 --extra val=False \
+      --model benchmarks/weights/yolov8n-coco-smartrail.pt --epochs 15 --weightings fixed --reg-losses ciou --seeds 0 \
+      --out $R/gain-finder/bccd-reproduce
+    $PY benchmarks/gain_finder.py value --jobs 2
+    # the anchor head's found gains with obj and cls at the 0.43 that alwa-cal's rule ends its cls group with
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml --epochs 20 \
+      --reg-losses ciou --weightings fixed --jobs 2 --extra val=False box=0.663 obj=1.31 cls=0.369 \
+      --out $R/gain-finder/anchor-diagnosis-end-weights
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
