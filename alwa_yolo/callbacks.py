@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from ultralytics.utils import LOGGER, RANK
 
 from . import probes
@@ -61,7 +62,10 @@ def on_train_epoch_end(trainer: Any) -> None:
 
 
 def on_train_end(trainer: Any) -> None:
-    """Draw ``alwa.png`` and log the gains a calibrating strategy found."""
+    """Draw ``alwa.png``, log the gains a calibrating strategy found and write the gains it ended with as
+    ``gains.yaml`` (for stock Ultralytics)."""
+    from .gains import write_run_gains  # the finder's module builds trainers: imported when a run ends
+
     if RANK in {-1, 0}:
         gains = calibrated_gains(trainer.weighting)
         title = f"{trainer.args.weighting}: {trainer.save_dir.name}"
@@ -70,6 +74,9 @@ def on_train_end(trainer: Any) -> None:
             LOGGER.info(f"Loss-weight plot saved to {path}")
         if gains:
             LOGGER.info(f"{trainer.args.weighting} calibrated gains: {gains}")
+        if hyp := write_run_gains(trainer):
+            end = ", ".join(f"{k} {v}" for k, v in yaml.safe_load(hyp.read_text()).items())
+            LOGGER.info(f"{trainer.args.weighting} gains at the end: {end}; for stock Ultralytics: cfg={hyp}")
 
 
 callbacks = {

@@ -81,27 +81,62 @@ class GainEstimate:
         """The hyp yaml (to be saved at ``path``): the gains as keys; as comments, what they are and how to use them."""
         c = self.config
         model, data, reg = c.get("model"), c.get("data"), c.get("reg_loss")
-        if "obj" in self.gains:
-            stock = "# stock Ultralytics has no anchor-based head: train it with alwa-yolo (below)"
-        else:
-            note = "" if reg == "ciou" else "  (stock Ultralytics trains CIoU boxes only)"
-            stock = f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{note}"
-        lines = [
+        head = [
             f"# alwa-yolo gain finder: {c.get('strategy', 'alwa-cal')}'s calibration of {model} on {data}, box loss "
             f"{reg}, imgsz {c.get('imgsz')}",
             f"# {self.chunks} chunks x {self.iterations} training batches of {c.get('batch')} (forward and loss "
             "only); spread over chunks: " + ", ".join(f"{k} {v:.1%}" for k, v in self.spread.items()),
-            stock,
-            f"# alwa-yolo: python train.py --weights {model} --data {data} --reg-loss {reg} --weighting fixed "
-            f"--hyp {path}",
         ]
-        if self.unexpressed:
-            lines.append(
-                "# not expressible as a stock gain (Ultralytics multiplies these terms by box): "
-                + ", ".join(f"{k} {_round(v)}" for k, v in self.unexpressed.items())
-            )
-        body = yaml.safe_dump({k: _round(v) for k, v in self.gains.items()}, sort_keys=False)
-        return "\n".join(lines) + "\n" + body
+        return hyp_yaml(head, self.gains, self.unexpressed, model, data, reg, path)
+
+
+def hyp_yaml(head: list[str], gains: dict, unexpressed: dict, model, data, reg: str, path) -> str:
+    """A hyp yaml: ``head`` (comment lines saying where the gains come from), how to train with them in stock
+    Ultralytics and in alwa-yolo, the terms no stock gain can hold, then the gains as keys (three digits)."""
+    if "obj" in gains:
+        stock = "# stock Ultralytics has no anchor-based head: train it with alwa-yolo (below)"
+    else:
+        note = "" if reg == "ciou" else "  (stock Ultralytics trains CIoU boxes only)"
+        stock = f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{note}"
+    lines = [*head, stock,
+             f"# alwa-yolo: python train.py --weights {model} --data {data} --reg-loss {reg} --weighting fixed "
+             f"--hyp {path}"]  # fmt: skip
+    if unexpressed:
+        lines.append(
+            "# not expressible as a stock gain (Ultralytics multiplies these terms by box): "
+            + ", ".join(f"{k} {_round(v)}" for k, v in unexpressed.items())
+        )
+    body = yaml.safe_dump({k: _round(v) for k, v in gains.items()}, sort_keys=False)
+    return "\n".join(lines) + "\n" + body
+
+
+def run_gains(weighting) -> tuple[dict[str, float], dict[str, float]]:
+    """The gains a calibrating strategy ends a run with, by hyperparameter (and the terms no stock gain holds):
+    each term's calibrated gain times its weight at the end. The finder measures the start only; this also holds
+    what the rule did afterwards, which on the anchor head is worth 0.08 mAP50-95 (benchmarks/README.md, "Gain
+    finder"). Empty for a strategy without a calibration (``fixed``, the released rules) or before it finished."""
+    calibration = weighting.calibration()
+    if not calibration:
+        return {}, {}
+    final = {name: g * weighting.weights[name] for name, g in calibration.items()}
+    owner, extra = hyp_of_terms(list(final))
+    return {key: final[name] for key, name in owner.items()}, {name: final[name] for name in extra}
+
+
+def write_run_gains(trainer) -> Path | None:
+    """Write ``gains.yaml`` into a finished run's folder: :func:`run_gains` as a hyp yaml stock Ultralytics reads
+    (``cfg=``), so one ``alwa-cal`` run hands its gains to trainings that do not use alwa-yolo. None if the strategy
+    has no calibration."""
+    gains, unexpressed = run_gains(trainer.weighting)
+    if not gains:
+        return None
+    a = trainer.args
+    path = Path(trainer.save_dir) / "gains.yaml"
+    head = [f"# alwa-yolo: the gains {a.weighting} ended this run with (its calibration x its final weights),",
+            f"# {a.model} on {a.data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
+            "iterations"]  # fmt: skip
+    path.write_text(hyp_yaml(head, gains, unexpressed, a.model, a.data, a.reg_loss, path))
+    return path
 
 
 def _round(x: float) -> float:

@@ -134,6 +134,11 @@ for stage in $stages; do
     $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml --epochs 20 \
       --reg-losses ciou --weightings fixed --jobs 2 --extra val=False box=0.663 obj=1.31 cls=0.369 \
       --out $R/gain-finder/anchor-diagnosis-end-weights
+    # and with the gains.yaml alwa-cal's seed-0 run wrote (its calibration x its final weights; the run predates
+    # gains.yaml, so the numbers are its summary's calibration x w_final, rounded as gains.yaml rounds them)
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml --epochs 20 \
+      --reg-losses ciou --weightings fixed --jobs 2 --extra val=False box=0.659 obj=1.29 cls=0.353 \
+      --out $R/gain-finder/anchor-run-gains
     ;;
   *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

@@ -41,6 +41,37 @@ def test_yaml_passes_stock_ultralytics_config_check(found):
     assert (cfg.box, cfg.cls, cfg.dfl) == (gains["box"], gains["cls"], gains["dfl"])
 
 
+def test_train_py_writes_the_gains_a_run_ended_with(tiny_yaml, tmp_path):
+    """``python train.py`` (alwa-cal) leaves ``gains.yaml`` in the run folder: the gains it ended with, which stock
+    Ultralytics' config check takes and ``--weighting fixed --hyp`` trains on; a ``fixed`` run writes none."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
+
+    p = run_script("train.py", "--data", str(tiny_yaml), "--epochs", "3", "--img", "64", "--batch-size", "4",
+                   "--alwa-interval", "4", "--project", str(tmp_path), "--name", "cal", *TRAIN_FAST)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    path = tmp_path / "cal" / "gains.yaml"
+    gains = yaml.safe_load(path.read_text())
+    assert set(gains) == {"box", "cls", "dfl"} and all(v > 0 for v in gains.values())
+    assert f"alwa-cal gains at the end: box {gains['box']}" in p.stdout + p.stderr and f"cfg={path}" in path.read_text()
+    cfg = get_cfg(DEFAULT_CFG_DICT, gains)
+    assert (cfg.box, cfg.cls, cfg.dfl) == (gains["box"], gains["cls"], gains["dfl"])
+    rows = read_csv(tmp_path / "cal" / "alwa.csv")
+    w_cls = float(rows[-1]["w_cls"]) if rows else 1.0
+    calibrated = dict(part.split() for part in _calibrated_line(p.stdout + p.stderr).split(", "))
+    assert gains["cls"] == pytest.approx(float(calibrated["cls"]) * w_cls, rel=0.015)  # three digits each
+    assert gains["box"] == pytest.approx(float(calibrated["box"]), rel=0.015)  # localisation keeps weight 1
+
+    p = run_script("train.py", "--data", str(tiny_yaml), "--epochs", "1", "--img", "64", "--batch-size", "4",
+                   "--weighting", "fixed", "--project", str(tmp_path), "--name", "fixed", *TRAIN_FAST)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert not (tmp_path / "fixed" / "gains.yaml").exists()
+
+
+def _calibrated_line(log: str) -> str:
+    """``box 5.07, cls 0.471, dfl 1.47`` from the run's ``alwa-cal calibrated gains: ...`` line."""
+    return next(line for line in log.splitlines() if "calibrated gains: " in line).split("calibrated gains: ")[1]
+
+
 def test_train_py_fixed_uses_the_found_gains(found, tiny_yaml, tmp_path):
     """``train.py --weighting fixed --hyp gains.yaml`` trains on exactly those gains."""
     out, _ = found
@@ -86,6 +117,28 @@ def test_mis_set_gains_give_the_same_yaml(tiny_data):
     assert stock.gains.keys() == mis_set.gains.keys()
     for key, gain in stock.gains.items():
         assert mis_set.gains[key] == pytest.approx(gain, rel=1e-5), key
+
+
+def test_run_gains_are_the_calibration_times_the_final_weights():
+    """What a run ends with: each term's calibrated gain times its weight then, by hyperparameter; nothing for a
+    strategy without a calibration, or before it finished."""
+    import torch
+
+    from alwa_yolo.gains import run_gains
+    from alwa_yolo.weighting import build_weighting
+
+    groups, names = ("reg", "cls", "cls"), ("box_loss", "obj_loss", "cls_loss")  # the anchor head
+    w = build_weighting("alwa-cal", groups, interval=10, term_names=names, term_gains=[0.05, 1.0, 0.5])
+    assert run_gains(w) == ({}, {})
+    for _ in range(16):
+        w(torch.tensor([0.1, 2.0, 0.3]))
+    w.set_weights(0.43, 1.0)  # as the rule leaves the anchor head's cls group
+    calibration = w.calibration()
+    gains, unexpressed = run_gains(w)
+    assert gains == pytest.approx({"box": calibration["box_loss"], "obj": 0.43 * calibration["obj_loss"],
+                                   "cls": 0.43 * calibration["cls_loss"]})  # fmt: skip
+    assert unexpressed == {}
+    assert run_gains(build_weighting("alwa2", groups, interval=10, term_names=names)) == ({}, {})
 
 
 def test_each_hyperparameter_gets_its_own_term():
