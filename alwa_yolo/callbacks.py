@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from ultralytics.utils import LOGGER, RANK
 
 from . import probes
 from .anchor.autoanchor import autoanchor_callback
 from .faults import kill_point
+from .gains import write_run_gains
 from .weight_log import calibrated_gains
 
 
@@ -64,8 +64,6 @@ def on_train_epoch_end(trainer: Any) -> None:
 def on_train_end(trainer: Any) -> None:
     """Draw ``alwa.png``, log the gains a calibrating strategy found and write the gains it ended with as
     ``gains.yaml`` (for stock Ultralytics)."""
-    from .gains import write_run_gains  # the finder's module builds trainers: imported when a run ends
-
     if RANK in {-1, 0}:
         gains = calibrated_gains(trainer.weighting)
         title = f"{trainer.args.weighting}: {trainer.save_dir.name}"
@@ -74,8 +72,9 @@ def on_train_end(trainer: Any) -> None:
             LOGGER.info(f"Loss-weight plot saved to {path}")
         if gains:
             LOGGER.info(f"{trainer.args.weighting} calibrated gains: {gains}")
-        if hyp := write_run_gains(trainer):
-            end = ", ".join(f"{k} {v}" for k, v in yaml.safe_load(hyp.read_text()).items())
+        if written := write_run_gains(trainer):
+            hyp, end = written
+            end = ", ".join(f"{k} {v:.3g}" for k, v in end.items())
             LOGGER.info(f"{trainer.args.weighting} gains at the end: {end}; for stock Ultralytics: cfg={hyp}")
 
 

@@ -123,10 +123,10 @@ def run_gains(weighting) -> tuple[dict[str, float], dict[str, float]]:
     return {key: final[name] for key, name in owner.items()}, {name: final[name] for name in extra}
 
 
-def write_run_gains(trainer) -> Path | None:
+def write_run_gains(trainer) -> tuple[Path, dict[str, float]] | None:
     """Write ``gains.yaml`` into a finished run's folder: :func:`run_gains` as a hyp yaml stock Ultralytics reads
-    (``cfg=``), so one ``alwa-cal`` run hands its gains to trainings that do not use alwa-yolo. None if the strategy
-    has no calibration."""
+    (``cfg=``), so one ``alwa-cal`` run hands its gains to trainings that do not use alwa-yolo. Returns the path and
+    the gains; None if the strategy has no calibration."""
     gains, unexpressed = run_gains(trainer.weighting)
     if not gains:
         return None
@@ -136,7 +136,7 @@ def write_run_gains(trainer) -> Path | None:
             f"# {a.model} on {a.data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
             "iterations"]  # fmt: skip
     path.write_text(hyp_yaml(head, gains, unexpressed, a.model, a.data, a.reg_loss, path))
-    return path
+    return path, gains
 
 
 def _round(x: float) -> float:

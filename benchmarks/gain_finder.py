@@ -37,7 +37,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from sweep import verdict  # noqa: E402
+from sweep import run_name, verdict  # noqa: E402
 
 R = HERE / "results"
 OUT = R / "gain-finder"
@@ -146,7 +146,7 @@ def reuse(src: Path, dst: Path, weightings: list[str], reg: str, seeds: list[int
     """Copy the finished runs of another sweep with the same settings (``sweep.py`` then skips them)."""
     for w in weightings:
         for seed in seeds:
-            name = f"{w}-auto-{reg}-s{seed}"
+            name = run_name({"weighting": w, "gains": "auto", "reg_loss": reg, "seed": seed})
             if (src / name / "summary.json").exists() and not (dst / name / "summary.json").exists():
                 shutil.copytree(src / name, dst / name, dirs_exist_ok=True)
 
