@@ -38,6 +38,8 @@ class RegressionBboxLoss(BboxLoss):
     def __init__(self, reg_max: int, reg_loss: str, beta: float = 1.0):
         super().__init__(reg_max)
         self.reg_loss, self.beta = check_reg_loss(reg_loss), float(beta)
+        self.last_native: torch.Tensor | None = None
+        """The native (CIoU) box term of the last call, when ``reg_loss`` replaces it (``alwa-ref`` reads it)."""
 
     def forward(
         self,
@@ -56,6 +58,7 @@ class RegressionBboxLoss(BboxLoss):
         loss_ciou, loss_dfl = super().forward(*args, imgsz, stride)
         if self.reg_loss == "ciou":
             return loss_ciou, loss_dfl
+        self.last_native = loss_ciou.detach()
         fg = fg_mask.nonzero(as_tuple=True)
         weight = target_scores[fg].sum(-1)
         per_box = box_regression_loss(

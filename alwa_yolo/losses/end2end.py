@@ -40,6 +40,13 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
             branch.options, branch.gains, names, branch.device, model.args, shared=shared_weighting(model)
         )
 
+    def native_boxes(self) -> list[torch.Tensor] | None:
+        """Each branch's native box term, mixed as its terms are (one-to-many first)."""
+        many, one = (b.bbox_loss.last_native for b in (self.one2many, self.one2one))
+        if many is None or one is None:
+            return None
+        return [self.o2m * self.one2many.gains["box"] * many, self.o2o * self.one2one.gains["box"] * one]
+
     def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""
         if self.stock_combination:

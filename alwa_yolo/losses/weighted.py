@@ -163,6 +163,7 @@ class WeightedCriterion:
             interval=options["alwa_interval"],
             term_names=tuple(names),
             term_gains=[gains[TERM_GAINS[n]] for n in names],
+            reference_gains=None if head_defaults else [float(DEFAULT_CFG_DICT[TERM_GAINS[n]]) for n in names],
         ).to(device)
 
     @property
@@ -178,8 +179,30 @@ class WeightedCriterion:
         return result
 
     def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
-        """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates)."""
-        return self.weighting(terms, training=torch.is_grad_enabled()) * batch_size
+        """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates).
+
+        A strategy that measures the box term against the head's native one (``alwa-ref``, while it calibrates) is
+        first handed the same terms with each box term computed by the native loss (:meth:`native_terms`)."""
+        training = torch.is_grad_enabled()
+        if training and getattr(self.weighting, "wants_native", False):
+            self.weighting.note_native(self.native_terms(terms))
+        return self.weighting(terms, training=training) * batch_size
+
+    def native_boxes(self) -> list[torch.Tensor] | None:
+        """The gain-scaled native box term of each ``box_loss`` position, computed on this iteration's assigned
+        boxes; None when the box term is the native one (the default, and OBB's probIoU)."""
+        native = getattr(getattr(self, "bbox_loss", None), "last_native", None)
+        return None if native is None else [self.gains["box"] * native]
+
+    def native_terms(self, terms: torch.Tensor) -> torch.Tensor:
+        """``terms`` with each ``box_loss`` replaced by the native box term (:meth:`native_boxes`)."""
+        boxes = self.native_boxes()
+        if boxes is None:
+            return terms
+        native = terms.detach().clone()
+        for i, value in zip([i for i, n in enumerate(self.weighting.names) if n == "box_loss"], boxes):
+            native[i] = value
+        return native
 
     def report(self, items: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The loss items on Ultralytics' gains (the hyp values, or the head's own), whatever the base gains.

@@ -16,7 +16,10 @@ from .calibrated import CalibratedALWA
 from .calibrated_aux import AuxiliaryRatioALWA
 from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
+from .loss_ratio import LossRatioWeighting
+from .reference import ReferenceALWA
 from .uw import UncertaintyWeighting
+from .uw_so import SoftOptimalUncertaintyWeighting
 from .window import RunningWindow, WindowedWeighting
 
 WEIGHTINGS: dict[str, type[LossWeighting]] = {
@@ -30,6 +33,9 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         DynamicWeightAverage,
         CalibratedALWA,
         AuxiliaryRatioALWA,
+        ReferenceALWA,
+        LossRatioWeighting,
+        SoftOptimalUncertaintyWeighting,
     )
 }
 """Strategy name (the ``--weighting`` flag) -> class."""
@@ -62,8 +68,11 @@ __all__ = [
     "CalibratedALWA",
     "DynamicWeightAverage",
     "FixedWeighting",
+    "LossRatioWeighting",
     "LossWeighting",
+    "ReferenceALWA",
     "RunningWindow",
+    "SoftOptimalUncertaintyWeighting",
     "UncertaintyWeighting",
     "WeightUpdate",
     "WindowedWeighting",

@@ -1,0 +1,149 @@
+"""``alwa-ref``: ALWA on the balance Ultralytics' tuned gains give the head, carried over to any box loss.
+
+Why a new strategy. ``alwa-cal`` starts every term at the same size. That matches Ultralytics' tuned gains on the
+three main detection terms, and nowhere else: pose's keypoint-visibility term, OBB's angle term and YOLO26's l1
+term are kept small on purpose, and the tuned gains start the box term above the others. Both cost mAP
+(benchmarks/README.md, "Default"). What a tuned gain encodes is the *share* of the loss a term should have on the
+head it was tuned for; what goes wrong when a user changes the box loss (L1 in grid cells instead of ``1 - CIoU``)
+or mis-sets a gain is that the share moves, not that the share was wrong. So the calibration target here is that
+share, not equal sizes:
+
+1. **Reference gains.** Each term's effective gain on its raw loss is Ultralytics' default for its hyperparameter
+   (``DEFAULT_CFG``: box 7.5, cls 0.5, dfl 1.5, pose 12, kobj 1, angle 1, rle 1), whatever the run's base gains:
+   a mis-set ``box`` / ``cls`` / ``angle`` in the hyp cancels out, as under ``alwa-cal``.
+2. **The box loss keeps its share.** Where the run's box term is not the head's native one (``--reg-loss l1``,
+   ``smoothl1``, ``giou``, ...), the criterion also hands over the native CIoU term it computed on the same
+   assigned boxes (:meth:`note_native`); over the calibration iterations the box term's gain becomes
+   ``7.5 * mean(CIoU) / mean(chosen)``, so the new loss starts with the share CIoU had under the tuned gain (the
+   paper's second question: change the regression loss, keep its share, not its gain). Both losses are measured on
+   the same predictions, so a moving target (a fine-tune's first steps) moves both alike.
+3. **The rule** is ``alwa-cal``'s, on the same equal-size calibrated statistics (so its decisions are scale-free
+   and identical in kind): it only ever lowers classification, bounded, smoothed.
+
+Where no tuned reference exists (the anchor-based head: Ultralytics has none, and YOLOv5's gains belong to another
+normalisation) the strategy falls back to ``alwa-cal`` exactly: equal start sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from .base import distributed
+from .calibrated import CalibratedALWA
+
+
+class ReferenceALWA(CalibratedALWA):
+    """ALWA on Ultralytics' tuned balance per head (module docstring), ``alwa-cal`` where there is no reference.
+
+    Args:
+        groups: ALWA group of each loss term.
+        interval: iterations per rule window after calibration (``--alwa-interval``).
+        term_names: each term's name; terms with the same name share a calibration.
+        term_gains: each term's base gain ``g_k`` (divided out, so the run's hyp gains do not matter).
+        reference_gains: each term's tuned gain (Ultralytics' default for its hyperparameter); None where the head
+            has no tuned reference (then equal start sizes, as ``alwa-cal``).
+    """
+
+    name = "alwa-ref"
+
+    def __init__(
+        self,
+        groups: Sequence[str],
+        interval: int = 100,
+        term_names: Sequence[str] | None = None,
+        term_gains: Sequence[float] | None = None,
+        reference_gains: Sequence[float] | None = None,
+    ):
+        super().__init__(groups, interval, term_names, term_gains)
+        n_names = self._tie.shape[0]
+        self._reference = None if reference_gains is None else torch.tensor(list(reference_gains), dtype=torch.float64)
+        self.native_sums = torch.zeros(n_names, dtype=torch.float64)  # raw native-loss sums over the same values
+        self._native: torch.Tensor | None = None  # this iteration's terms as the native box loss gives them
+        self.applied = self._reference_scale(torch.ones(n_names, dtype=torch.float64))
+
+    @classmethod
+    def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceALWA:
+        """``alwa-cal``'s options plus the head's reference gains (the seam passes them)."""
+        return cls(
+            groups,
+            options["alwa_interval"],
+            options.get("term_names"),
+            options.get("term_gains"),
+            options.get("reference_gains"),
+        )
+
+    def note_native(self, native: torch.Tensor) -> None:
+        """The next iteration's terms with each box term computed by the head's native loss (same gain, same
+        assigned boxes); the criterion calls it before the strategy while calibrating."""
+        self._native = native.detach()
+
+    @property
+    def wants_native(self) -> bool:
+        """Whether the criterion should hand over the native box term (only while the share is being measured)."""
+        return self._reference is not None and self.calibrating
+
+    def calibrate(self, terms: torch.Tensor) -> None:
+        """``alwa-cal``'s calibration (for the rule's statistics), and the native : chosen ratio of each name."""
+        counts_before = self.calibration_counts.to(terms.device)
+        super().calibrate(terms)
+        if self._reference is None:
+            return
+        dev = terms.device
+        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
+        native = self._native if self._native is not None else terms
+        raw, raw_native = tie @ (terms.double() / gains), tie @ (native.to(dev).double() / gains)
+        seen = (raw > 0) & (counts_before < self.calibration_length)
+        added = torch.where(seen, raw_native, torch.zeros_like(raw_native))
+        if distributed():
+            dist.all_reduce(added)
+        self.native_sums = self.native_sums.to(dev) + added
+        self._native = None
+        has = self.calibration_counts > 0
+        ratio = torch.where(has, self.native_sums / self.calibration_sums.clamp(min=1e-300), torch.ones_like(added))
+        self.applied = self._reference_scale(ratio)
+
+    def _reference_scale(self, ratio: torch.Tensor) -> torch.Tensor:
+        """Per-term factor on the gain-scaled terms: ``reference_k * ratio_k / g_k`` (the calibration's scale
+        where there is no reference)."""
+        if self._reference is None:
+            return self.scale
+        dev = ratio.device
+        tie = self._tie.to(dev)
+        return self._reference.to(dev) * (tie.T @ ratio) / self._gains.to(dev, torch.float64)
+
+    def weight(self, terms: torch.Tensor) -> torch.Tensor:
+        """Terms on their reference gains times the group weights."""
+        scale = self.applied if self._reference is not None else self.scale
+        return terms * (scale.to(terms.device, terms.dtype) * self.term_weights(terms))
+
+    def to(self, device: torch.device | str) -> ReferenceALWA:
+        """Also the reference scale and the native sums."""
+        self.applied, self.native_sums = self.applied.to(device), self.native_sums.to(device)
+        return super().to(device)
+
+    def calibration(self) -> dict[str, float]:
+        """The effective gain of each term on its raw loss (the reference gains, box's share-matched)."""
+        if self._reference is None:
+            return super().calibration()
+        if self.calibrating:
+            return {}
+        return dict(zip(self.names, (self.applied * self._gains.to(self.applied)).tolist()))
+
+    def state_dict(self) -> dict:
+        """``alwa-cal``'s state plus the native sums and the applied scale."""
+        return {
+            **super().state_dict(),
+            "native_sums": self.native_sums.detach().cpu().clone(),
+            "applied": self.applied.detach().cpu().clone(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore, on the strategy's current device."""
+        super().load_state_dict(state)
+        device = self.scale.device
+        self.native_sums = state["native_sums"].to(device, copy=True)
+        self.applied = state["applied"].to(device, copy=True)
