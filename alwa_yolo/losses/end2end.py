@@ -42,7 +42,7 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
 
     def native_boxes(self) -> list[torch.Tensor] | None:
         """Each branch's native box term, mixed as its terms are (one-to-many first)."""
-        many, one = (b.bbox_loss.last_native for b in (self.one2many, self.one2one))
+        many, one = (getattr(b.bbox_loss, "last_native", None) for b in (self.one2many, self.one2one))
         if many is None or one is None:
             return None
         return [self.o2m * self.one2many.gains["box"] * many, self.o2o * self.one2one.gains["box"] * one]
