@@ -4,7 +4,8 @@
 # after the first stage validate at the last epoch only (val=False), which is the epoch every table reports.
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
-#           long ablation real pose-obb aux gain-finder default; default: all, in that order
+#           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
+#           default-short, default-peers, default-gains); default: all, in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -116,37 +117,48 @@ for stage in $stages; do
     done
     $PY benchmarks/pose_obb_tables.py
     ;;
-  default)  # benchmarks/README "Default": alwa-ref (the candidate default) against fixed on every head and task, the
-    # demo sets, 20 epochs, 3 seeds; then the peers (uw, dwa, loss-ratio, uw-so, alwa2) on the detect, pose and OBB
-    # rows, the 10-epoch runs from scratch and Ultralytics' gains mis-set (alwa-ref's result does not depend on them:
-    # tested bit-identical, so its x1 runs stand for every multiplier). Core rows first, so a cut budget keeps them.
+  default|default-core|default-short|default-peers|default-gains)  # benchmarks/README "Default": alwa-ref (the
+    # candidate default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch runs
+    # from scratch (short), the peers on the detect, OBB and pose rows (peers), and Ultralytics' gains mis-set for
+    # fixed (gains: alwa-ref's result does not depend on them, tested bit-identical, so its x1 runs stand for every
+    # multiplier). "default" runs the four in that order, the core first so that a cut budget keeps it.
     D="--epochs 20 --reg-losses ciou --jobs 2 --extra val=False"
-    PEERS="fixed alwa-ref uw dwa loss-ratio uw-so alwa2"
-    $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed alwa-ref \
-      --out $R/default-pose-yolo11n
-    $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed alwa-ref \
-      --out $R/default-obb-yolo11n
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 20 --reg-losses ciou l1 --jobs 2 \
-      --extra val=False --weightings fixed alwa-ref --out $R/default-shapes
-    $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo26n-pose.yaml $D --weightings fixed alwa-ref \
-      --out $R/default-pose-yolo26n
-    $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo26n-obb.yaml $D --weightings fixed alwa-ref \
-      --out $R/default-obb-yolo26n
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D --weightings fixed alwa-ref \
-      --out $R/default-yolo26n
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D \
-      --weightings fixed alwa-ref --out $R/default-anchor
-    for row in "shapes-pose.yaml yolo11n-pose.yaml default-pose-yolo11n" "shapes-obb.yaml yolo11n-obb.yaml default-obb-yolo11n" \
-               "shapes.yaml yolov8n.yaml default-shapes"; do
-      set -- $row
-      $PY benchmarks/sweep.py --data data/$1 --model $2 $D --weightings $PEERS --out $R/$3
-    done
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
-      --extra val=False --weightings fixed alwa-ref --out $R/default-short
-    $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed \
-      --scale angle=0.25,4 --out $R/default-obb-angle
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
-      --scale box=0.25,4 --out $R/default-shapes-box
+    if [[ $stage == default || $stage == default-core ]]; then
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed alwa-ref \
+        --out $R/default-pose-yolo11n
+      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed alwa-ref \
+        --out $R/default-obb-yolo11n
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 20 --reg-losses ciou l1 --jobs 2 \
+        --extra val=False --weightings fixed alwa-ref --out $R/default-shapes
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo26n-pose.yaml $D --weightings fixed alwa-ref \
+        --out $R/default-pose-yolo26n
+      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo26n-obb.yaml $D --weightings fixed alwa-ref \
+        --out $R/default-obb-yolo26n
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D --weightings fixed alwa-ref \
+        --out $R/default-yolo26n
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D \
+        --weightings fixed alwa-ref --out $R/default-anchor
+    fi
+    if [[ $stage == default || $stage == default-short ]]; then
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
+        --extra val=False --weightings fixed alwa-ref --out $R/default-short
+    fi
+    if [[ $stage == default || $stage == default-peers ]]; then
+      for peer in loss-ratio uw-so alwa2 uw dwa; do  # one peer across the three rows before the next
+        $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed $peer \
+          --out $R/default-shapes
+        $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed $peer \
+          --out $R/default-obb-yolo11n
+        $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed $peer \
+          --out $R/default-pose-yolo11n
+      done
+    fi
+    if [[ $stage == default || $stage == default-gains ]]; then
+      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed \
+        --scale angle=4 --out $R/default-obb-angle
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
+        --scale box=0.25 --out $R/default-shapes-box
+    fi
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:
     # YOLO26n's l1 term, demo set, 20 epochs (the families stage's configuration, fixed and alwa-cal re-run beside it);

@@ -1,0 +1,169 @@
+"""``alwa-ref`` (Ultralytics' tuned balance, the box loss's share kept) and the two per-iteration peers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from ultralytics.utils.loss import v8DetectionLoss
+
+from alwa_yolo.losses.detection import ALWADetectionLoss
+from alwa_yolo.losses.end2end import ALWAE2ELoss
+from alwa_yolo.weighting import build_weighting
+from alwa_yolo.weighting.calibrated import CALIBRATION
+from tests.test_loss import make_batch, make_model
+from tests.test_weighting_calibrated import GROUPS, HYP, NAMES, demo_terms, feed, random_run
+from tests.test_weighting_calibrated_aux import POSE, POSE_GROUPS, POSE_HYP, pose_terms
+
+
+def make(interval: int, gains=HYP, names=NAMES, groups=GROUPS, reference=HYP, name="alwa-ref"):
+    return build_weighting(
+        name, groups, interval=interval, term_names=names, term_gains=gains, reference_gains=reference
+    )
+
+
+def test_native_terms_train_on_the_reference_gains_from_the_first_iteration():
+    """Pose with every base gain mis-set: the weighted terms are the raw terms times Ultralytics' gains, at once."""
+    raw = pose_terms(0, 5) / POSE_HYP
+    mis_set = [1.875, 48.0, 0.25, 2.0, 0.375]
+    w = make(50, gains=mis_set, names=POSE, groups=POSE_GROUPS, reference=POSE_HYP)
+    out = feed(w, raw * mis_set)
+    np.testing.assert_allclose(out, raw * POSE_HYP, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_base_gains_cancel_out_and_the_rule_is_alwa_cals(seed):
+    """From any base gains the run is the same; the rule's updates are alwa-cal's on the same raw terms (same
+    equal-size statistics), while the applied gains are the reference ones."""
+    terms, interval, _ = random_run(seed)
+    raw = terms / HYP
+    a = make(interval, gains=HYP)
+    b = make(interval, gains=[0.3, 9.0, 0.01])
+    out_a, out_b = feed(a, raw * HYP), feed(b, raw * [0.3, 9.0, 0.01])
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-6)  # the base gains are held in float32
+    cal = build_weighting("alwa-cal", GROUPS, interval=interval, term_names=NAMES, term_gains=HYP)
+    feed(cal, raw * HYP)
+    assert [(u.iteration, u.skipped) for u in a.history] == [(u.iteration, u.skipped) for u in cal.history]
+    np.testing.assert_allclose([u.w_cls for u in a.history], [u.w_cls for u in cal.history], rtol=1e-12)
+    assert a.history and a.calibration() == pytest.approx(dict(zip(NAMES, HYP)), rel=1e-12)
+
+
+def test_a_replaced_box_loss_keeps_the_native_share():
+    """--reg-loss l1: box's gain becomes 7.5 x mean(CIoU) / mean(L1) over the calibration, measured on the same
+    iterations; the other terms keep their reference gains; after calibration the ratio is frozen."""
+    rng = np.random.default_rng(3)
+    n = CALIBRATION + 6
+    raw = demo_terms(1, n, gains=[1.0, 1.0, 1.0])
+    l1 = raw[:, 0] * (3.0 + 0.2 * rng.standard_normal(n))  # the chosen box loss, 3x CIoU's size
+    w = make(50)
+    for i in range(n):
+        chosen = raw[i] * HYP
+        chosen[0] = HYP[0] * l1[i]
+        native = raw[i] * HYP
+        if w.wants_native:
+            w.note_native(torch.tensor(native))
+        w(torch.tensor(chosen), training=True)
+    ratio = raw[:CALIBRATION, 0].sum() / l1[:CALIBRATION].sum()
+    gains = w.calibration()
+    assert gains["box_loss"] == pytest.approx(7.5 * ratio, rel=1e-12)
+    assert (gains["cls_loss"], gains["dfl_loss"]) == pytest.approx((0.5, 1.5), rel=1e-12)
+    assert not w.wants_native
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_without_a_reference_it_is_alwa_cal_bit_for_bit(seed):
+    """The anchor head (no tuned reference): equal start sizes, every weighted loss and update alwa-cal's."""
+    terms, interval, _ = random_run(seed)
+    cal = build_weighting("alwa-cal", GROUPS, interval=interval, term_names=NAMES, term_gains=HYP)
+    ref = make(interval, reference=None)
+    for row in torch.tensor(terms):
+        assert torch.equal(cal(row, training=True), ref(row, training=True))
+    assert [u.__dict__ for u in cal.history] == [u.__dict__ for u in ref.history] and cal.history
+
+
+def test_state_round_trip_continues_identically():
+    terms = pose_terms(7, CALIBRATION + 50)
+    a = make(12, gains=POSE_HYP, names=POSE, groups=POSE_GROUPS, reference=POSE_HYP)
+    feed(a, terms[:10])  # inside calibration: the open sums travel too
+    b = make(12, gains=POSE_HYP, names=POSE, groups=POSE_GROUPS, reference=POSE_HYP)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_allclose(feed(b, terms[10:]), feed(a, terms[10:]), rtol=1e-12)
+    assert [u.__dict__ for u in a.history] == [u.__dict__ for u in b.history] and a.history
+
+
+def test_the_criterion_hands_over_the_native_box_term():
+    """YOLOv8n with --reg-loss l1: the strategy is built with Ultralytics' gains as reference and receives the CIoU
+    term v8DetectionLoss computes on the same batch; with CIoU the terms go unchanged."""
+    batch = make_batch()
+    model = make_model(weighting="alwa-ref", reg_loss="l1", box=1.0)
+    model.args.cls = 3.0
+    preds = model(batch["img"])
+    crit = ALWADetectionLoss(model)
+    assert crit.weighting._reference.tolist() == HYP
+    terms, _ = crit.terms(preds, batch)
+    native = crit.native_terms(terms)
+    stock_model = make_model()
+    _, stock_items = v8DetectionLoss(stock_model)(preds, batch)
+    torch.testing.assert_close(native[0] / 1.0, stock_items["box_loss"] / 7.5)  # CIoU on the run's box gain 1.0
+    torch.testing.assert_close(native[1:], terms[1:].detach())
+    crit(preds, batch)
+    assert crit.weighting.native_sums[0] == pytest.approx(float(stock_items["box_loss"] / 7.5), rel=1e-5)
+    model = make_model(weighting="alwa-ref")
+    crit = ALWADetectionLoss(model)
+    terms, _ = crit.terms(model(batch["img"]), batch)
+    assert crit.native_terms(terms) is terms
+
+
+def test_end_to_end_heads_hand_over_both_branches_native_terms():
+    """YOLO26n with --reg-loss l1: each branch's CIoU term, mixed by o2m / o2o like its terms."""
+    batch = make_batch()
+    model = make_model(weighting="alwa-ref", reg_loss="l1", cfg="yolo26n.yaml")
+    preds = model(batch["img"])
+    crit = ALWAE2ELoss(model)
+    crit(preds, batch)
+    many, one = crit.one2many.bbox_loss.last_native, crit.one2one.bbox_loss.last_native
+    native = crit.native_boxes()
+    torch.testing.assert_close(native[0], crit.o2m * 7.5 * many)
+    torch.testing.assert_close(native[1], crit.o2o * 7.5 * one)
+
+
+def test_loss_ratio_gives_localisation_the_classification_loss_value():
+    """Rank & Sort's balancing: every iteration the weighted localisation sum equals the classification sum."""
+    terms = demo_terms(0, 40)
+    w = make(100, name="loss-ratio")
+    out = feed(w, terms)
+    np.testing.assert_allclose(out[:, 0] + out[:, 2], terms[:, 1], rtol=1e-12)
+    np.testing.assert_allclose(out[:, 1], terms[:, 1], rtol=0)
+    assert w(torch.tensor([0.0, 2.0, 0.0], dtype=torch.float64)).tolist() == [0.0, 2.0, 0.0]  # no foreground
+    w.epoch_end()
+    expected = np.mean([*(terms[:, 1] / (terms[:, 0] + terms[:, 2])), 1.0])
+    assert w.history[-1].w_reg == pytest.approx(expected, rel=1e-9) and w.history[-1].w_cls == 1.0
+
+
+def test_uw_so_is_a_softmax_of_the_inverse_group_losses():
+    """w_g = 2 softmax(1 / L_g) every iteration; the weights sum to the number of groups."""
+    terms = demo_terms(2, 30)
+    w = make(100, name="uw-so")
+    out = feed(w, terms)
+    cls, reg = terms[:, 1], terms[:, 0] + terms[:, 2]
+    logits = np.stack([1 / cls, 1 / reg], 1)
+    soft = 2 * np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(out[:, 1], soft[:, 0] * cls, rtol=1e-12)
+    np.testing.assert_allclose(out[:, 0] + out[:, 2], soft[:, 1] * reg, rtol=1e-12)
+    w.epoch_end()
+    assert w.history[-1].w_cls + w.history[-1].w_reg == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("name", ["loss-ratio", "uw-so"])
+def test_per_iteration_peers_round_trip_and_skip_validation(name):
+    terms = demo_terms(5, 30)
+    a = make(100, name=name)
+    feed(a, terms[:10])
+    a.epoch_end()
+    b = make(100, name=name)
+    b.load_state_dict(a.state_dict())
+    np.testing.assert_allclose(feed(b, terms[10:]), feed(a, terms[10:]), rtol=1e-12)
+    with torch.no_grad():
+        before = a.iteration
+        a(torch.tensor(terms[0]), training=False)
+    assert a.iteration == before
