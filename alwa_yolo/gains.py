@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -35,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from .cli import run_cli
+from .cli import repo_path, run_cli
 from .errors import UserError
 from .losses.weighted import TERM_GAINS
 from .preflight import check_writable
@@ -261,7 +262,10 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--iterations", type=int, default=16, help="training batches per calibration (default: 16)")
     parser.add_argument("--chunks", type=int, default=5, help="independent calibrations, for the spread (default 5)")
-    parser.add_argument("--out", default="gains.yaml", help="the hyp yaml to write (default: gains.yaml)")
+    parser.add_argument("--out", default="gains.yaml", help="the hyp yaml to write (default: gains.yaml); an "
+                        "existing file is replaced only if this tool wrote it, or with --overwrite")  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true", default=False,
+                        help="replace an existing --out whatever it holds")  # fmt: skip
     parser.add_argument("--auxiliary", default="calibrate", choices=tuple(AUXILIARY),
                         help="auxiliary terms (kobj, rle, angle, YOLO26's l1): calibrate them like the others "
                         "(alwa-cal) or keep their gain ratio to box (ratio, alwa-cal-aux)")  # fmt: skip
@@ -276,16 +280,63 @@ def main(opt: argparse.Namespace) -> GainEstimate:
     from .preflight import check_training
     from .train import overrides_from
 
-    for name, value in (("--iterations", opt.iterations), ("--chunks", opt.chunks)):
-        check_value(name, value, lambda v: None if v >= 2 else "{name} must be at least 2, got {value}")
+    for name, value, top in (("--iterations", opt.iterations, MAX_ITERATIONS), ("--chunks", opt.chunks, MAX_CHUNKS)):
+        why = f"{{name}} must be from 2 to {top} (a longer search measures nothing more), got {{value}}"
+        check_value(name, value, lambda v, top=top, why=why: None if 2 <= v <= top else why)
     out = Path(opt.out)
     check_writable(out, "--out", folder=False)
+    check_out(out, opt)
     overrides = overrides_from(opt, check_run_folder=False)
     check_training(overrides)
     estimate = find_gains(overrides, opt.iterations, opt.chunks, auxiliary=opt.auxiliary)
+    print(estimate.summary())  # before the write: a path problem now never loses the gains
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(estimate.to_yaml(str(out)))
-    print(f"{estimate.summary()} -> {out}")
+    print(f"-> {out}")
     return estimate
+
+
+MAX_ITERATIONS = 1000
+"""The most training batches one chunk may calibrate on (alwa-cal uses 16; the spread is flat long before this)."""
+
+MAX_CHUNKS = 100
+"""The most chunks a search may run."""
+
+WRITTEN_BY_US = "# alwa-yolo"
+"""How every gains yaml alwa-yolo writes begins (the finder's and a run's ``gains.yaml``)."""
+
+
+def check_out(out: Path, opt: argparse.Namespace) -> None:
+    """Refuse, before any batch runs, an ``--out`` that is one of the command's inputs, or an existing file that is
+    not a gains yaml this tool wrote (unless ``--overwrite``): the finder must never destroy a file.
+
+    Raises:
+        UserError: naming the file, what it is, and what to pass instead.
+    """
+    from .train import dest
+
+    target = out.expanduser().absolute()
+    for key in ("data", "weights", "cfg", "hyp"):
+        value = getattr(opt, dest(key), None)
+        if not value or not isinstance(value, str):
+            continue
+        given = Path(repo_path(value)).expanduser().absolute()
+        same = target == given or (target.exists() and given.exists() and os.path.samefile(target, given))
+        if same:
+            raise UserError(
+                f"--out '{out}' is the command's --{key} input: writing the gains there would destroy it. Pass "
+                "another --out (e.g. gains.yaml)."
+            )
+    if target.is_file() and not opt.overwrite:
+        try:
+            first = target.read_text(encoding="utf-8").split("\n", 1)[0]
+        except (OSError, UnicodeDecodeError):
+            first = ""
+        if not first.startswith(WRITTEN_BY_US):
+            raise UserError(
+                f"--out '{out}' exists and is not a gains yaml this tool wrote: it would be replaced. Pass another "
+                "--out, or add --overwrite to replace it on purpose."
+            )
 
 
 def cli() -> None:

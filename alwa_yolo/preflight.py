@@ -176,7 +176,7 @@ def check_inputs(
             raise UserError(f"dataset yaml '{data}' has no '{split}:' split. Add one, or use another split.")
     check_dataset_task(data, task, model)
     resolved = resolve_data(data)
-    check_dataset_usable(resolved, splits, need_labels=need_labels, single_cls=single_cls)
+    check_dataset_usable(resolved, splits, need_labels=need_labels, single_cls=single_cls, obb=task == "obb")
     return task, resolved
 
 

@@ -36,6 +36,7 @@ from alwa_yolo.cli import (
 from alwa_yolo.errors import UserError
 from alwa_yolo.options import OPTIONS, SCRIPT_ONLY, TRAIN_OPTIONS, check_options
 from alwa_yolo.preflight import check_weights, check_writable
+from alwa_yolo.run_lock import LOCK_NAME, RunLock
 
 RESUME_HONOURED = frozenset(
     {"imgsz", "batch", "device", "close_mosaic", "augmentations", "save_period", "workers", "cache", "patience"}
@@ -211,12 +212,30 @@ def main(opt: argparse.Namespace) -> Path:
     flag = "--resume" if overrides.get("resume") else "--cfg" if opt_has(opt, "cfg") else "--weights"
     task = check_training(overrides, flag)
 
-    from alwa_yolo.trainer import TRAINERS
-
     run_dir = None
     if not overrides.get("resume"):  # a resumed run continues in its own folder, which is never removed
         keys = ("project", "name", "exist_ok", "save_dir")
         run_dir = planned_run_dir(task=task, mode="train", **{k: overrides.get(k) for k in keys})
+        overrides["save_dir"] = str(run_dir.path)  # the folder locked below is the one Ultralytics writes
+    lock = None
+    if launched_rank() in {-1, 0}:  # the rank that writes the run folder holds it
+        lock = RunLock(run_dir.path if run_dir else Path(overrides["resume"]).parent.parent).acquire()
+        if lock.took_over is not None:
+            from ultralytics.utils import LOGGER
+
+            LOGGER.info(f"Took over the stale lock of a run that ended without releasing it: {lock.took_over}")
+    try:
+        return _train(overrides, task, run_dir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(overrides: dict[str, Any], task: str, run_dir) -> Path:
+    """Build the trainer and train (the run folder is locked); a failed start removes what it wrote."""
+    from alwa_yolo.distributed import launched_rank
+    from alwa_yolo.trainer import TRAINERS
+
     trainer, started = None, []
     try:
         trainer = TRAINERS[task](overrides=overrides)
@@ -226,7 +245,7 @@ def main(opt: argparse.Namespace) -> Path:
         if started:  # a crash during training: the run folder holds what was saved, keep it
             raise
         if launched_rank() in {-1, 0}:  # only the rank that writes the run folder cleans it up
-            remove_failed_start(run_dir, allowed=("args.yaml",))
+            remove_failed_start(run_dir, allowed=("args.yaml", LOCK_NAME))
         if isinstance(e, UserError) or not isinstance(e, SETUP_ERRORS):
             raise
         # set-up only (argument types, device, dataset, dataloaders): these are Ultralytics' words on the user's input

@@ -49,7 +49,8 @@ class Row:
 
     Attributes:
         cls: the class in :data:`CLASSES`.
-        script: ``train.py``, ``val.py``, ``voc`` or ``coco`` (``python -m alwa_yolo.data voc|coco``).
+        script: ``train.py``, ``val.py``, ``gains`` (``python -m alwa_yolo.gains``), ``voc`` or ``coco``
+            (``python -m alwa_yolo.data voc|coco``).
         args: the command line; ``{w.name}`` placeholders are attributes of :class:`World` (made on first use).
         says: what the ``error:`` line must contain (placeholders as in ``args``): at least the bad value.
         what: the input, in words, for docs/bad_input.md.
@@ -81,6 +82,11 @@ def T(cls: int, args: tuple[str, ...], says: tuple[str, ...] | str, what: str, *
 def V(cls: int, args: tuple[str, ...], says: tuple[str, ...] | str, what: str, **kw) -> Row:
     """A val.py row."""
     return Row(cls, "val.py", args, (says,) if isinstance(says, str) else says, what, **kw)
+
+
+def G(cls: int, args: tuple[str, ...], says: tuple[str, ...] | str, what: str, **kw) -> Row:
+    """A gain finder row (``python -m alwa_yolo.gains``)."""
+    return Row(cls, "gains", args, (says,) if isinstance(says, str) else says, what, **kw)
 
 
 def D(cls: int, script: str, args: tuple[str, ...], says: tuple[str, ...] | str, what: str, **kw) -> Row:
@@ -140,6 +146,8 @@ ROWS: tuple[Row, ...] = (
     # 2. dataset folders that exist but give nothing usable
     T(2, ("--data", "{w.ds_empty_train}"), ("'train: images/train'", "holds no image files"), "empty train folder"),
     T(2, ("--data", "{w.ds_empty_val}"), ("'val: images/val'", "holds no image files"), "empty val folder"),
+    T(2, ("--weights", "yolov8n-obb.yaml", "--data", "{w.ds_obb_three_corners}"),
+      ("train_00001.txt:2", "7 values", "four corners"), "OBB label row with three corners (7 values)"),
     T(2, ("--data", "{w.ds_corrupt_train}"), ("no usable image", "'train: images/train'", "train_00000.png"),
       "every train image corrupt"),
     T(2, ("--data", "{w.ds_corrupt_val}"), ("no usable image", "'val: images/val'"), "every val image corrupt"),
@@ -201,6 +209,15 @@ ROWS: tuple[Row, ...] = (
       "coco --dst under a file"),
     D(4, "voc", ("--src", "{w.devkit}", "--dst", "{w.readonly}/VOC"), ("{w.readonly}/VOC", "not writable"),
       "voc --dst in a read-only folder", as_root=False),
+    G(4, ("--out", "{w.data}"), ("--out '{w.data}'", "the command's --data input"), "gains --out the dataset yaml"),
+    G(4, ("--out", "{w.hyp_unknown}", "--hyp", "{w.hyp_unknown}"), ("the command's --hyp input",),
+      "gains --out the --hyp file"),
+    G(4, ("--out", "{w.file}"), ("--out '{w.file}'", "not a gains yaml this tool wrote", "--overwrite"),
+      "gains --out an existing file it did not write"),
+    G(4, ("--out", "{w.readonly}/g.yaml"), ("{w.readonly}/g.yaml", "not writable"), "gains --out in a read-only folder",
+      as_root=False),
+    T(4, ("--exist-ok", "--name", "live", "--project", "{w.project_live}"), ("in use by another training",
+      "live", "--name"), "a run folder a live training holds (--exist-ok)"),
     # 5. what Ultralytics rejects only after creating the run folder
     T(5, ("--data", "{w.names_nc_mismatch}"), ("'names' lists 3 classes", "'nc: 2'"), "names / nc mismatch"),
     T(5, ("--data", "{w.names_string}"), ("'names: 'abc''", "must be a list or a mapping"), "names a string"),
@@ -252,6 +269,9 @@ ROWS: tuple[Row, ...] = (
       "file_name null", subprocess=True),
     D(8, "coco", ("--src", "{w.coco_file_name_escape}", "--dst", "{w.dst}"), ("image 1", "'../x.jpg'"),
       "file_name outside the images folder"),
+    G(6, ("--iterations", "1000000000"), ("--iterations must be from 2 to 1000", "1000000000"),
+      "gains --iterations 1000000000"),
+    G(6, ("--chunks", "500"), ("--chunks must be from 2 to 100", "500"), "gains --chunks 500"),
     # 9. other bad input
     T(9, ("--data", "{w.tmp}/nope.yaml"), ("nope.yaml", "not found"), "missing dataset yaml"),
     T(9, ("--data", "{w.malformed_yaml}"), ("malformed.yaml", "not valid YAML", "line 2"), "malformed yaml"),
@@ -569,6 +589,36 @@ class World:
         return self._data_yaml("list_of_nothing.yaml", path=str(self.inputs), train="list.txt", val=str(val))
 
     @cached_property
+    def ds_obb_three_corners(self) -> Path:
+        """The tiny set with four-corner (OBB) labels, one of whose rows has only three corners."""
+
+        def to_corners(root: Path) -> None:
+            for f in sorted((root / "labels").rglob("*.txt")):
+                rows = [[float(v) for v in line.split()] for line in f.read_text().splitlines() if line.strip()]
+                corners = [(c, x - w / 2, y - h / 2, x + w / 2, y - h / 2, x + w / 2, y + h / 2, x - w / 2, y + h / 2)
+                           for c, x, y, w, h in rows]  # fmt: skip
+                f.write_text("".join(f"{int(r[0])} " + " ".join(f"{v:.4f}" for v in r[1:]) + "\n" for r in corners))
+            bad = root / "labels" / "train" / "train_00001.txt"
+            lines = bad.read_text().splitlines()
+            lines.append(" ".join(lines[0].split()[:7]))  # a second row with three corners
+            bad.write_text("\n".join(lines) + "\n")
+
+        return self._dataset("obb_three_corners", to_corners)
+
+    @cached_property
+    def project_live(self) -> Path:
+        """A run folder whose lock names a live process on this machine (this test's parent)."""
+        import socket
+
+        from alwa_yolo.run_lock import LOCK_NAME
+
+        run = self.tmp / "live-runs" / "live"
+        run.mkdir(parents=True)
+        lock = {"pid": os.getppid(), "host": socket.gethostname(), "started": "earlier"}
+        (run / LOCK_NAME).write_text(json.dumps(lock))
+        return self.tmp / "live-runs"
+
+    @cached_property
     def project_with_run(self) -> Path:
         run = self.tmp / "kept" / "keep" / "weights"
         run.mkdir(parents=True)
@@ -678,6 +728,8 @@ def command(row: Row, w: World) -> list[str]:
     elif row.script == "val.py":
         base = ("--device", "cpu", "--workers", "0", "--project", str(w.project), "--data", str(w.data))
         base += ("--weights", str(w.det_pt))
+    elif row.script == "gains":
+        base = ("--device", "cpu", "--workers", "0", "--data", str(w.data), "--out", str(w.dst / "gains.yaml"))
     else:
         base = (row.script,)
     return [*base, *(w.fill(a) for a in row.args)]
@@ -686,11 +738,13 @@ def command(row: Row, w: World) -> list[str]:
 def run_row(row: Row, argv: list[str], env: dict[str, str], monkeypatch, capfd) -> tuple[int, str, str]:
     """Run the row's script; return its exit status, stdout and stderr."""
     if row.subprocess:
-        args = ["-m", "alwa_yolo.data", *argv] if row.script in ("voc", "coco") else [row.script, *argv]
+        module = {"voc": "alwa_yolo.data", "coco": "alwa_yolo.data", "gains": "alwa_yolo.gains"}.get(row.script)
+        args = ["-m", module, *argv] if module else [row.script, *argv]
         p = run_script(*args, env=env, timeout=120)
         return p.returncode, p.stdout, p.stderr
     import train
     import val
+    from alwa_yolo import gains
     from alwa_yolo.cli import run_cli
     from alwa_yolo.data.__main__ import main as data_main
 
@@ -699,6 +753,7 @@ def run_row(row: Row, argv: list[str], env: dict[str, str], monkeypatch, capfd) 
     entry = {
         "train.py": lambda: run_cli(lambda: train.main(train.parse_opt(argv))),
         "val.py": lambda: run_cli(lambda: val.main(val.parse_opt(argv))),
+        "gains": lambda: run_cli(lambda: gains.main(gains.parse_opt(argv))),
     }.get(row.script, lambda: data_main(argv))
     capfd.readouterr()
     with pytest.raises(SystemExit) as exit_info:
@@ -1031,7 +1086,7 @@ BEGIN, END = "<!-- matrix: begin (python tests/test_bad_input.py writes this par
 
 def render_matrix() -> str:
     """The part of docs/bad_input.md made from :data:`ROWS`: the counts and one table per class."""
-    scripts = {"train.py": "train.py", "val.py": "val.py", "voc": "data voc", "coco": "data coco"}
+    scripts = {"train.py": "train.py", "val.py": "val.py", "gains": "gains", "voc": "data voc", "coco": "data coco"}
     n, sub, non_root = len(ROWS), sum(r.subprocess for r in ROWS), sum(not r.as_root for r in ROWS)
     out = [
         BEGIN,

@@ -191,3 +191,35 @@ def test_bad_input_is_one_paragraph(argv, says, tmp_path):
     lines = p.stderr.strip().splitlines()
     assert lines[-1].startswith("error:") and says in lines[-1], lines[-1]
     assert sorted(x.name for x in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("which", ["data", "hyp", "foreign file", "missing parents"])
+def test_out_never_destroys_a_file(which, tiny_data, tmp_path):
+    """--out naming an input or a file the finder did not write is refused before any batch, the file byte-identical;
+    --out in folders that do not exist yet gets them made, and the gains are printed before the write."""
+    data_copy = tmp_path / "my.yaml"
+    data_copy.write_bytes(tiny_data.read_bytes())
+    hyp = tmp_path / "hyp.yaml"
+    hyp.write_text("lr0: 0.01\n")
+    foreign = tmp_path / "notes.yaml"
+    foreign.write_text("my notes: keep\n")
+    out = {"data": data_copy, "hyp": hyp, "foreign file": foreign, "missing parents": tmp_path / "a" / "b" / "g.yaml"}
+    before = {p: p.read_bytes() for p in (data_copy, hyp, foreign)}
+    argv = ["--data", str(data_copy), "--hyp", str(hyp), "--iterations", "2", "--chunks", "2", "--out",
+            str(out[which])]  # fmt: skip
+    p = run_script("-m", "alwa_yolo.gains", *argv, *FINDER_FAST)
+    assert {p_: p_.read_bytes() for p_ in before} == before
+    if which == "missing parents":
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert p.stdout.index("gains for") < p.stdout.index(f"-> {out[which]}")
+        assert yaml.safe_load(out[which].read_text())["box"] > 0
+        again = run_script("-m", "alwa_yolo.gains", *argv, *FINDER_FAST)  # its own file: replaced
+        assert again.returncode == 0, again.stderr[-3000:]
+    else:
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-3000:]
+        assert p.stderr.strip().splitlines()[-1].startswith("error:")
+        forced = run_script("-m", "alwa_yolo.gains", *argv, "--overwrite", *FINDER_FAST)
+        if which == "foreign file":  # replaced on purpose
+            assert forced.returncode == 0 and yaml.safe_load(foreign.read_text())["box"] > 0
+        else:  # an input is never replaced, --overwrite or not
+            assert forced.returncode == 2 and {p_: p_.read_bytes() for p_ in before} == before

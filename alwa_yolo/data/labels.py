@@ -33,6 +33,32 @@ def _file_task(file: Path) -> str | None:
     return None
 
 
+OBB_VALUES = 9
+"""Values in an oriented-box label row: the class and four corners (x1 y1 ... x4 y4)."""
+
+
+def obb_row_problem(file: str | Path) -> str | None:
+    """The first row of an oriented-box label file that is not a class and four corners, as ``file:line: ...``.
+
+    Ultralytics reads any row of more than 6 values as a polygon and trains an OBB model on its minimum-area
+    rectangle, so a row with three corners (7 values) or a stray value trains silently on a box nobody drew; a
+    label file must hold exactly :data:`OBB_VALUES` values per row. None for a good (or empty, unreadable) file:
+    unreadable files are Ultralytics' verifier's to report.
+    """
+    try:
+        lines = Path(file).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        values = line.split()
+        if values and len(values) != OBB_VALUES:
+            return (
+                f"{file}:{number}: {len(values)} values, where an oriented box is a class and four corners "
+                f"({OBB_VALUES} values: class x1 y1 x2 y2 x3 y3 x4 y4)"
+            )
+    return None
+
+
 def label_task(label_files: Iterable[Path], sample: int = 50) -> str | None:
     """The task a dataset's labels are for, judged from up to ``sample`` label files that hold objects.
 

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from .labels import label_files_for, label_task, obb_row_problem
 from .shapes import FLIP_IDX, KPT_SHAPE, ShapesConfig, generate
 
 
@@ -277,8 +278,6 @@ def check_dataset_task(data: str | Path, task: str, model: str) -> None:
     Raises:
         UserError: the dataset's labels are for another task.
     """
-    from .labels import label_files_for, label_task
-
     file = locate_data(data)
     spec = load_data_yaml(file)
     generated = spec["generate"].get("task", "detect") if isinstance(spec.get("generate"), dict) else None
@@ -396,6 +395,7 @@ class SplitScan:
     max_class: int = -1  # the largest class id in any label file
     over_names: int = 0  # label files with a class id beyond the yaml's names
     over_example: str = ""
+    malformed: str = ""  # the first oriented-box row that is not a class and four corners (file:line: ...)
     candidates: list[tuple[str, str]] = field(default_factory=list)  # (image, label) pairs that passed
 
     @property
@@ -417,7 +417,12 @@ def _max_class(lb: str) -> int:
 
 
 def scan_split(
-    images: list[str], nc: int, need_labels: bool, single_cls: bool, kpt_shape: Sequence[int] | None = None
+    images: list[str],
+    nc: int,
+    need_labels: bool,
+    single_cls: bool,
+    kpt_shape: Sequence[int] | None = None,
+    obb: bool = False,
 ) -> SplitScan:
     """Read every image header and every label file of a split, the way Ultralytics' cache step will (a pose set's
     labels with its ``kpt_shape``, as its pose dataset reads them).
@@ -456,6 +461,8 @@ def scan_split(
                     scan.bad_labels += 1
                     scan.first = scan.first or " ".join(msg.replace(standin, im).split())
                     continue
+                if obb and not scan.malformed and (problem := obb_row_problem(lb)):
+                    scan.malformed = problem
             scan.candidates.append((im, lb))
     return scan
 
@@ -479,10 +486,13 @@ def check_dataset_usable(
     splits: Sequence[str] = ("train", "val"),
     need_labels: Sequence[str] = (),
     single_cls: bool = False,
+    obb: bool = False,
 ) -> None:
     """Refuse a split that Ultralytics would refuse only after creating the run folder (no images, or not one
     usable image with its label), and one it would train on only in part: class ids beyond the yaml's names, or a
-    quarter or more of its images dropped (:data:`DROP_SHARE`).
+    quarter or more of its images dropped (:data:`DROP_SHARE`); for an oriented-box model (``obb``), also any label
+    row that is not a class and four corners, which Ultralytics would train on silently
+    (:func:`~alwa_yolo.data.labels.obb_row_problem`).
 
     Every image header and label file is read (:func:`scan_split`); the first image that passes is then checked
     in full with Ultralytics' ``verify_image_label``. Broken files among good ones are left to Ultralytics,
@@ -518,7 +528,13 @@ def check_dataset_usable(
                 "images there (jpg, png, ...), or point the yaml at the folder that has them."
             )
         kpt = spec.get("kpt_shape")
-        scan = scan_split(images, nc, need_labels=split in need_labels, single_cls=single_cls, kpt_shape=kpt)
+        scan = scan_split(images, nc, split in need_labels, single_cls, kpt_shape=kpt, obb=obb)
+        if scan.malformed:
+            raise UserError(
+                f"an oriented-box label of {where} is malformed: {scan.malformed}. Ultralytics would train on the "
+                "smallest rectangle around whatever points the row has, without a warning; fix the row (or remove "
+                "the file). alwa-yolo stops at the first such row."
+            )
         if scan.over_names:
             raise UserError(
                 f"the labels of {where} use class ids up to {scan.max_class}, but the yaml names {nc} classes "
