@@ -178,6 +178,14 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
     check_options(args)
 
     weights, cfg = repo_path(flags.get("weights", "")), repo_path(flags.get("cfg", ""))
+    if model := args.pop("model", None):  # Ultralytics' model= (key=value or --hyp): what `yolo train` trains
+        flag = "--weights" if weights else "--cfg" if cfg else ""
+        if flag and str(model) not in (flags.get("weights"), flags.get("cfg")):
+            raise UserError(
+                f"model={model} and {flag} {flags.get(flag[2:])} name two different models. Pass one: model= is "
+                "Ultralytics' spelling of --weights (a .pt to fine-tune or a model yaml to train from scratch)."
+            )
+        weights = weights or repo_path(str(model))
     if not weights and not cfg:
         weights = "yolov8n.yaml"
     check_weights(weights, flag="--weights")

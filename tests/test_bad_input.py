@@ -284,6 +284,8 @@ ROWS: tuple[Row, ...] = (
     T(9, ("--alwa-interval", "1"), ("--alwa-interval", "at least 2"), "--alwa-interval 1"),
     T(9, ("--reg-loss", "bogus"), "'bogus'", "--reg-loss bogus"),
     T(9, ("--gains", "huge"), "unknown gains 'huge'", "--gains huge"),
+    T(9, ("--weights", "yolov8n.yaml", "model=yolo11n.yaml"), ("model=yolo11n.yaml", "--weights yolov8n.yaml",
+      "two different models"), "model= and --weights naming two models"),
     T(9, ("lr00=0.1",), ("lr00", "Did you mean 'lr0'"), "lr00=0.1"),
     T(9, ("--no-such-flag",), ("--no-such-flag", "unrecognised argument"), "--no-such-flag"),
     T(9, ("lr0=abc",), "lr0 must be a number greater than 0, got 'abc'", "lr0=abc"),

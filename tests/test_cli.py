@@ -40,3 +40,14 @@ def test_installed_commands_are_the_scripts(script):
     assert run_script(f"{script}.py", "--help").stdout == run_script("-m", module, "--help").stdout.replace(
         f"{module.rsplit('.', 1)[-1]}.py", f"{script}.py"
     )
+
+
+def test_model_key_is_what_yolo_train_trains(tiny_data):
+    """``model=`` (Ultralytics' key, from the command line, a --hyp file or ``train.run``) chooses the model as
+    ``yolo train model=...`` does; it was silently replaced by the default --weights before."""
+    import train
+
+    args = train.overrides_from(train.parse_opt(["model=yolo11n-pose.yaml", "--data", str(tiny_data)]))
+    assert (args["model"], args["pretrained"]) == ("yolo11n-pose.yaml", False)
+    args = train.overrides_from(train.parse_opt(["--weights", "yolo11n.yaml", "model=yolo11n.yaml"]))
+    assert args["model"] == "yolo11n.yaml"
