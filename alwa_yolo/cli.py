@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, NoReturn
@@ -51,24 +52,35 @@ def native_imgsz(data: str | Path | None, fallback: int = 640) -> int:
         return fallback
 
 
-def parse_extra(tokens: list[str], known_keys: set[str]) -> dict[str, Any]:
+def parse_extra(tokens: list[str], known_keys: set[str], flags: Sequence[str] = ()) -> dict[str, Any]:
     """Parse trailing ``key=value`` Ultralytics arguments (values as YAML scalars: ``true``, ``0.01``, ``[1, 2]``).
+
+    Args:
+        tokens: what the parser did not take.
+        known_keys: Ultralytics' argument names.
+        flags: the script's own flags, for a close-match hint on a mistyped one (``--epcohs``).
 
     Raises:
         UserError: for a token that is not ``key=value`` or a key Ultralytics does not know.
     """
+    from difflib import get_close_matches
+
     out = {}
     for token in tokens:
         key, sep, value = token.partition("=")
         key = key.lstrip("-").replace("-", "_")
         if not sep or not key:
+            if token.startswith("-") and key in known_keys:  # a YOLOv5 habit: --patience 5
+                hint = f" Ultralytics' argument '{key}' is passed as {key}=VALUE."
+            elif token.startswith("--") and (close := get_close_matches(token.split("=")[0], flags, n=1)):
+                hint = f" Did you mean {close[0]}?"
+            else:
+                hint = ""
             raise UserError(
-                f"unrecognised argument '{token}'. Flags are listed by --help; any other Ultralytics training "
+                f"unrecognised argument '{token}'.{hint} Flags are listed by --help; any other Ultralytics training "
                 "argument can be passed as key=value (e.g. lr0=0.005 mosaic=0)."
             )
         if key not in known_keys:
-            from difflib import get_close_matches
-
             close = get_close_matches(key, sorted(known_keys), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise UserError(

@@ -240,7 +240,8 @@ def check_options(args: Any) -> None:
         if problem:
             unknown = problem.startswith("unknown")  # "unknown weighting 'x'" reads better than "unknown --weighting"
             name = key.replace("_", " ") if unknown or not option.flags else option.flag
-            raise UserError(f"{problem.format(name=name, value=repr(value))} ({option.help}).")
+            meaning = "" if "choose one of" in problem else f" ({option.help})"  # the choices once, not twice
+            raise UserError(f"{problem.format(name=name, value=repr(value))}{meaning}.")
 
 
 def resolve_options(args: Any) -> dict[str, Any]:

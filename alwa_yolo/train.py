@@ -162,7 +162,7 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
 
     known = set(DEFAULT_CFG)
     flags = given(opt)
-    extra = parse_extra(opt.extra, known)
+    extra = parse_extra(opt.extra, known, [f for o in TRAIN_OPTIONS for f in o.flags])
     if flags.get("resume"):
         resume = flags["resume"]
         project = flags.get("project", OPTIONS["project"].default)

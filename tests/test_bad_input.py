@@ -288,6 +288,8 @@ ROWS: tuple[Row, ...] = (
       "two different models"), "model= and --weights naming two models"),
     T(9, ("lr00=0.1",), ("lr00", "Did you mean 'lr0'"), "lr00=0.1"),
     T(9, ("--no-such-flag",), ("--no-such-flag", "unrecognised argument"), "--no-such-flag"),
+    T(9, ("--epcohs", "1"), ("'--epcohs'", "Did you mean --epochs?"), "--epcohs 1 (a typo of a flag)"),
+    T(9, ("--patience", "5"), ("'--patience'", "patience=VALUE"), "--patience 5 (a YOLOv5 flag that is a key here)"),
     T(9, ("lr0=abc",), "lr0 must be a number greater than 0, got 'abc'", "lr0=abc"),
     T(9, ("--device", "7"), "Invalid CUDA 'device=7'", "--device 7", subprocess=True),
     T(9, ("--hyp", "{w.tmp}/nope.yaml"), ("nope.yaml", "not found"), "missing --hyp"),
