@@ -28,6 +28,15 @@ def on_train_start(trainer: Any) -> None:
         )
         if opts["weighting"] == "alwa-cal" and trainer.args.task in MEASURED_LOSSES:
             LOGGER.warning(MEASURED_LOSSES[trainer.args.task])
+        length = getattr(trainer.weighting, "calibration_length", 0)
+        planned = (trainer.epochs - trainer.start_epoch) * len(trainer.train_loader)
+        if trainer.weighting.iteration < length and trainer.weighting.iteration + planned < length:
+            LOGGER.warning(
+                f"{opts['weighting']} calibrates over its first {length} iterations, and this run has "
+                f"{trainer.weighting.iteration + planned}: it trains on the calibration so far, its rule never acts "
+                "and it writes no gains.yaml. Train longer (--epochs, or a smaller --batch-size), or use --weighting "
+                "fixed for a run this short."
+            )
 
 
 MEASURED_LOSSES = {
@@ -76,6 +85,11 @@ def on_train_end(trainer: Any) -> None:
             hyp, end = written
             end = ", ".join(f"{k} {v:.3g}" for k, v in end.items())
             LOGGER.info(f"{trainer.args.weighting} gains at the end: {end}; for stock Ultralytics: cfg={hyp}")
+        elif getattr(trainer.weighting, "calibrating", False):
+            LOGGER.warning(
+                f"{trainer.args.weighting} did not finish calibrating ({trainer.weighting.iteration} of "
+                f"{trainer.weighting.calibration_length} iterations with losses): no gains.yaml was written."
+            )
 
 
 callbacks = {

@@ -223,3 +223,14 @@ def test_out_never_destroys_a_file(which, tiny_data, tmp_path):
             assert forced.returncode == 0 and yaml.safe_load(foreign.read_text())["box"] > 0
         else:  # an input is never replaced, --overwrite or not
             assert forced.returncode == 2 and {p_: p_.read_bytes() for p_ in before} == before
+
+
+def test_a_run_too_short_to_calibrate_says_so_at_start_and_end(tiny_yaml, tmp_path):
+    """Fewer iterations than the calibration: a warning when training starts and when it ends, no gains.yaml."""
+    p = run_script("train.py", "--data", str(tiny_yaml), "--epochs", "1", "--img", "64", "--batch-size", "8",
+                   "--weighting", "alwa-cal", "--project", str(tmp_path), "--name", "short", *TRAIN_FAST)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    log = p.stdout + p.stderr
+    assert "calibrates over its first 16 iterations, and this run has 4" in log
+    assert "did not finish calibrating (4 of 16 iterations" in log
+    assert not (tmp_path / "short" / "gains.yaml").exists()
