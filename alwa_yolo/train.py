@@ -151,6 +151,31 @@ def resume_overrides(last: Path, given_args: dict[str, Any], project_given: bool
     return {**honoured, "model": str(last), "resume": str(last)}
 
 
+def script_keys(extra: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """Ultralytics' keys that name what this script does itself, as ``yolo train`` means them or refused naming the
+    flag: ``cfg=`` (a yaml of arguments, as ``yolo train cfg=gains.yaml`` reads it) becomes ``--hyp``; ``mode=`` other
+    than train and ``resume=`` are refused (val.py, --resume). ``model=`` and ``task=`` are read where the model is
+    (:func:`overrides_from`, :func:`main`). Returns ``extra`` with those keys taken out (``flags`` gets ``hyp``)."""
+    extra = dict(extra)
+    if "cfg" in extra:
+        cfg = extra.pop("cfg")
+        if flags.get("hyp"):
+            raise UserError(
+                f"cfg={cfg} and --hyp {flags['hyp']} both give a yaml of training arguments. Pass one (cfg= is "
+                "Ultralytics' spelling of --hyp; --cfg, with dashes, is a model yaml)."
+            )
+        flags["hyp"] = str(cfg)
+    if extra.get("mode", "train") != "train":
+        raise UserError(f"mode={extra['mode']}: train.py trains. Evaluate with val.py --weights PATH/best.pt.")
+    extra.pop("mode", None)
+    if "resume" in extra:
+        raise UserError(
+            f"resume={extra['resume']}: pass --resume PATH/weights/last.pt (or a bare --resume for the newest run in "
+            "--project); train.py resumes with the weighting state as well."
+        )
+    return extra
+
+
 def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> dict[str, Any]:
     """The trainer's arguments (Ultralytics' and alwa-yolo's) from the parsed command line, checked.
 
@@ -162,7 +187,7 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
 
     known = set(DEFAULT_CFG)
     flags = given(opt)
-    extra = parse_extra(opt.extra, known, [f for o in TRAIN_OPTIONS for f in o.flags])
+    extra = script_keys(parse_extra(opt.extra, known, [f for o in TRAIN_OPTIONS for f in o.flags]), flags)
     if flags.get("resume"):
         resume = flags["resume"]
         project = flags.get("project", OPTIONS["project"].default)
@@ -218,6 +243,16 @@ def main(opt: argparse.Namespace) -> Path:
 
     overrides = overrides_from(opt)
     flag = "--resume" if overrides.get("resume") else "--cfg" if opt_has(opt, "cfg") else "--weights"
+    if overrides.get("task") is not None:  # before check_training, which may generate the demo set
+        from alwa_yolo.model_check import check_model
+
+        task = check_model(overrides["model"], flag).task
+        if overrides["task"] != task:
+            raise UserError(
+                f"task={overrides['task']}, but {overrides['model']} is a {task} model: the task comes from the "
+                f"model. Pass a {overrides['task']} model with --weights (e.g. yolo11n-{overrides['task']}.yaml), "
+                "or drop task=."
+            )
     task = check_training(overrides, flag)
 
     run_dir = None

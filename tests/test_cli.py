@@ -4,10 +4,13 @@ scripts."""
 from __future__ import annotations
 
 import importlib
+import json
+import re
 import sys
 
 import pytest
 
+from alwa_yolo.errors import UserError
 from alwa_yolo.options import TRAIN_OPTIONS, flag_table
 from helpers import ROOT, run_script
 
@@ -51,3 +54,54 @@ def test_model_key_is_what_yolo_train_trains(tiny_data):
     assert (args["model"], args["pretrained"]) == ("yolo11n-pose.yaml", False)
     args = train.overrides_from(train.parse_opt(["--weights", "yolo11n.yaml", "model=yolo11n.yaml"]))
     assert args["model"] == "yolo11n.yaml"
+
+
+SAMPLES = {"task": "detect", "model": "yolo11n.yaml", "data": "data/shapes-pose.yaml", "time": 0.1, "device": "cpu",
+           "name": "other", "optimizer": "SGD", "freeze": 3, "channels_last": True, "split": "test", "conf": 0.3,
+           "quantize": "int8", "nms": True, "source": "img.jpg", "classes": [0, 2], "embed": [1], "line_width": 2,
+           "format": "onnx", "opset": 12, "workspace": 2, "distill_model": "yolov8s.pt", "copy_paste_mode": "mixup",
+           "auto_augment": "augmix", "tracker": "bytetrack.yaml", "weighting": "fixed", "gains": "unit",
+           "reg_loss": "l1"}  # fmt: skip
+"""A valid value other than the default for each key whose default is not a number or a flag."""
+
+REFUSED = {"mode": ("val", "val.py"), "resume": (True, "--resume")}
+"""Keys train.py refuses, with the value tried and the flag or script the error must name."""
+
+
+def _sample(key, default):
+    if key in SAMPLES:
+        return SAMPLES[key]
+    if isinstance(default, bool):
+        return not default
+    if isinstance(default, int):
+        return default + 1
+    if isinstance(default, float):
+        return round(default * 0.5 + 0.01, 4)
+    raise AssertionError(f"no sample value for Ultralytics' key '{key}' (default {default!r}): add one to SAMPLES")
+
+
+def test_every_ultralytics_key_is_honoured_or_refused(tmp_path):
+    """Walk Ultralytics' whole configuration (and alwa-yolo's keys): ``key=value`` reaches the trainer as ``yolo
+    train`` would take it, or is refused in one paragraph naming the flag to use. A key added to Ultralytics without
+    a sample value here fails this test, so it cannot slip through unexamined."""
+    import train
+    from alwa_yolo.options import DEFAULT_CFG
+
+    project = tmp_path / "runs"
+    for key, default in DEFAULT_CFG.items():
+        if key in REFUSED:
+            value, names = REFUSED[key]
+            with pytest.raises(UserError, match=re.escape(names)):
+                train.overrides_from(train.parse_opt([f"{key}={value}"]))
+            continue
+        if key == "cfg":  # Ultralytics' cfg= is a yaml of arguments: train.py's --hyp
+            hyp = tmp_path / "args.yaml"
+            hyp.write_text("lr0: 0.02\n")
+            assert train.overrides_from(train.parse_opt([f"cfg={hyp}"]))["lr0"] == 0.02
+            continue
+        value = str(project) if key == "project" else _sample(key, default)
+        out = train.overrides_from(
+            train.parse_opt([f"{key}={json.dumps(value) if isinstance(value, list) else value}"])
+        )
+        got = out[key] if key != "data" else out[key].replace(str(ROOT) + "/", "")
+        assert got == value, (key, value, got)
