@@ -27,6 +27,7 @@ Everything else (data, optimiser, EMA, AMP, DDP, validation, plots) is stock Ult
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -339,6 +340,8 @@ def staged_checkpoints(
             if f.exists():
                 shutil.copy2(f, staging / f.name)
     trainer.wdir, trainer.last, trainer.best = staging, staging / last.name, staging / best.name
+    final_names = _FinalNames(staging, wdir)
+    LOGGER.addFilter(final_names)
     try:
         yield
         kill_point(point)
@@ -359,8 +362,24 @@ def staged_checkpoints(
             os.replace(f, wdir / f.name)
             kill_point("replaced")
     finally:
+        LOGGER.removeFilter(final_names)
         trainer.wdir, trainer.last, trainer.best = wdir, last, best
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class _FinalNames(logging.Filter):
+    """Log a staged file under the name it has once the block moves it there (``weights/last.pt``, not
+    ``weights/.staging-<pid>/last.pt``): Ultralytics logs the path it writes ("Optimizer stripped from ...",
+    "Validating ..."), and the staging folder is gone after the run."""
+
+    def __init__(self, staging: Path, final: Path):
+        super().__init__()
+        self.staging, self.final = f"{staging}{os.sep}", f"{final}{os.sep}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and self.staging in record.msg:
+            record.msg = record.msg.replace(self.staging, self.final)
+        return True
 
 
 def trim_results_csv(csv: Path, last_epoch: int) -> None:

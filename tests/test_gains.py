@@ -234,3 +234,5 @@ def test_a_run_too_short_to_calibrate_says_so_at_start_and_end(tiny_yaml, tmp_pa
     assert "calibrates over its first 16 iterations, and this run has 4" in log
     assert "did not finish calibrating (4 of 16 iterations" in log
     assert not (tmp_path / "short" / "gains.yaml").exists()
+    weights = tmp_path / "short" / "weights"
+    assert f"Optimizer stripped from {weights / 'last.pt'}" in log and ".staging" not in log  # the final names
