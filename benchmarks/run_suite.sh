@@ -119,9 +119,9 @@ for stage in $stages; do
     ;;
   default|default-core|default-short|default-peers|default-gains)  # benchmarks/README "Default": alwa-ref (the
     # candidate default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch runs
-    # from scratch (short), the peers on the detect, OBB and pose rows (peers), and Ultralytics' gains mis-set for
-    # fixed (gains: alwa-ref's result does not depend on them, tested bit-identical, so its x1 runs stand for every
-    # multiplier). "default" runs the four in that order, the core first so that a cut budget keeps it.
+    # from scratch (short), Ultralytics' gains mis-set for fixed (gains: alwa-ref's result does not depend on them,
+    # tested, so its x1 runs stand for every multiplier), and the peers on the detect, OBB and pose rows (peers).
+    # "default" runs the four in that order, so that a cut budget cuts the peers.
     D="--epochs 20 --reg-losses ciou --jobs 2 --extra val=False"
     if [[ $stage == default || $stage == default-core ]]; then
       $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed alwa-ref \
@@ -143,21 +143,22 @@ for stage in $stages; do
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
         --extra val=False --weightings fixed alwa-ref --out $R/default-short
     fi
-    if [[ $stage == default || $stage == default-peers ]]; then
-      for peer in loss-ratio uw-so alwa2 uw dwa; do  # one peer across the three rows before the next
-        $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed $peer \
-          --out $R/default-shapes
-        $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed $peer \
-          --out $R/default-obb-yolo11n
-        $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed $peer \
-          --out $R/default-pose-yolo11n
-      done
-    fi
     if [[ $stage == default || $stage == default-gains ]]; then
       $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed \
         --scale angle=4 --out $R/default-obb-angle
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
         --scale box=0.25 --out $R/default-shapes-box
+    fi
+    if [[ $stage == default || $stage == default-peers ]]; then
+      for peer in loss-ratio uw-so alwa-cal alwa2 uw dwa; do  # one peer across the rows before the next
+        $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 20 --reg-losses ciou l1 \
+          --jobs 2 --extra val=False --weightings fixed $peer --out $R/default-shapes
+        [ $peer = alwa-cal ] && continue  # alwa-cal (the previous default): the detect rows, where it was level
+        $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed $peer \
+          --out $R/default-obb-yolo11n
+        $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed $peer \
+          --out $R/default-pose-yolo11n
+      done
     fi
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:
