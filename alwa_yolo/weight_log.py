@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .weighting import LossWeighting, WeightUpdate
-from .weighting.base import csv_columns
+from .weighting.base import csv_columns, unit_name
 
 COLOURS = {"cls": "tab:orange", "reg": "tab:blue"}
 """The two groups' colours; a strategy logged per term takes the next colours of matplotlib's cycle."""
@@ -44,6 +44,10 @@ class WeightLog:
         self.weights: list[tuple[float, ...]] = []  # the weights each iteration's loss was computed with, per unit
         self._in_effect: tuple[float, ...] = ()
         self.updates_written = 0
+        self._pending_terms: list[torch.Tensor] = []  # per-iteration (2, names): terms and weighted terms, on device
+        self.term_values: list[np.ndarray] = []  # host copies of those
+        self.calibration_end: int | None = None  # the iteration calibration ended at, if this process saw it
+        self._calibrating: bool | None = None
 
     def start(self, weighting: LossWeighting, resumed: bool) -> None:
         """Begin a run: write ``alwa.csv`` afresh with the updates the strategy already holds (none, or on resume
@@ -59,6 +63,13 @@ class WeightLog:
         if weighting.last_unit_losses is None:
             return
         self._pending.append(weighting.last_unit_losses.detach().float())
+        if weighting.last_weighted is not None:
+            pair = (weighting.last_terms, weighting.last_weighted)
+            self._pending_terms.append(torch.stack([weighting.name_sums(t.float()) for t in pair]))
+        calibrating = getattr(weighting, "calibrating", None)
+        if self._calibrating and calibrating is False:
+            self.calibration_end = weighting.iteration
+        self._calibrating = calibrating
         self.iterations.append(weighting.iteration)
         self.weights.append(self._in_effect)  # an update at this iteration applies from the next one
         self._in_effect = tuple(weighting.unit_weights().values())
@@ -84,10 +95,16 @@ class WeightLog:
         if self._pending:
             self.unit_losses.extend(torch.stack(self._pending).cpu().numpy())
             self._pending.clear()
+        if self._pending_terms:
+            self.term_values.extend(torch.stack(self._pending_terms).cpu().numpy())
+            self._pending_terms.clear()
 
     def plot(self, weighting: LossWeighting, title: str = "", gains: str = "") -> Path | None:
-        """Draw ``alwa.png``: the weights (top, with the calibrated ``gains`` if any) and the losses of the same units
-        (bottom: the two groups, or each term) against training iterations."""
+        """Draw ``alwa.png``, three panels against training iterations: each term's effective gain on its raw loss
+        (base gain x what the strategy made of it: calibration and weight) with the base gain it replaced dashed,
+        calibration's end and every rule update marked; each term's share of the loss the optimiser saw; and the
+        losses of the logged units (the two groups, or each term). ``gains`` (the calibrated gains, as text) goes in
+        the title. Readable from a handful of iterations to a long run: integer ticks, legends beside the axes."""
         self.epoch_end()
         if not self.iterations and not weighting.history and not weighting.epoch_losses:
             return None
@@ -95,18 +112,90 @@ class WeightLog:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
-        fig, (ax_w, ax_l) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, tight_layout=True)
-        self._plot_weights(ax_w, weighting.history, weighting.units)
-        if gains:
-            ax_w.text(0.99, 0.04, f"calibrated gains: {gains}", transform=ax_w.transAxes, ha="right", fontsize=8,
-                      bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})  # fmt: skip
-        ax_w.set_title(title or "loss weights and group losses")
+        fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True, layout="constrained")
+        ax_g, ax_s, ax_l = axes
+        if self.term_values:
+            self._plot_gains(ax_g, weighting)
+            self._plot_shares(ax_s, weighting)
+        else:  # nothing per iteration in this process (a resume that stopped at once): the weights as they were
+            self._plot_weights(ax_g, weighting.history, weighting.units)
+        ax_g.set_title((title or "loss weighting") + (f"\ncalibrated gains: {gains}" if gains else ""), fontsize=10)
         self._plot_losses(ax_l, weighting.epoch_losses, weighting.units, weighting.log_by)
         ax_l.set_xlabel("iteration")
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            for axis in (ax.yaxis,):
+                formatter = ScalarFormatter()
+                formatter.set_scientific(False)
+                axis.set_major_formatter(formatter)
+                axis.set_minor_formatter(plt.NullFormatter())
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
         fig.savefig(self.png_path, dpi=120)
         plt.close(fig)
         return self.png_path
+
+    def _term_arrays(self, weighting: LossWeighting) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(iterations, terms, weighted terms) per name, for the iterations this process recorded."""
+        values = np.asarray(self.term_values)  # (n, 2, names)
+        it = np.asarray(self.iterations[-len(values) :])
+        return it, values[:, 0, :], values[:, 1, :]
+
+    def _plot_gains(self, ax, weighting: LossWeighting) -> None:
+        """Each term's effective gain per iteration (solid) against its base gain (dashed); markers for the end of
+        calibration and for every rule update (a cross where the window was skipped)."""
+        it, terms, weighted = self._term_arrays(weighting)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(terms != 0, weighted / terms, np.nan)
+        top, bottom = 0.0, np.inf
+        for j, name in enumerate(weighting.term_names):
+            base = weighting.base_gains.get(name, 1.0)
+            effective = base * factor[:, j]
+            c = colour(unit_name(name), j + 2)
+            marker = "o" if len(it) < 30 else None  # a short run's few iterations stay visible
+            ax.step(it, effective, where="post", color=c, lw=2, marker=marker, ms=4, label=f"{unit_name(name)}")
+            ax.axhline(base, color=c, lw=1, ls="--", alpha=0.7)
+            finite = effective[np.isfinite(effective) & (effective > 0)]
+            if finite.size:
+                top, bottom = max(top, finite.max(), base), min(bottom, finite.min(), base)
+        ax.plot([], [], color="0.4", ls="--", lw=1, label="base gain (replaced)")
+        if self.calibration_end is not None:
+            ax.axvline(self.calibration_end, color="0.3", ls=":", lw=1.5, label="calibrated")
+        updates = [u for u in weighting.history if it[0] <= u.iteration <= it[-1]]
+        if updates:
+            ax.plot([u.iteration for u in updates if not u.skipped], [top * 1.3] * sum(not u.skipped for u in updates),
+                    "v", color="0.2", ms=5, label="rule update")  # fmt: skip
+            skipped = [u.iteration for u in updates if u.skipped]
+            if skipped:
+                ax.plot(skipped, [top * 1.3] * len(skipped), "x", color="tab:red", label="window skipped")
+        if np.isfinite(bottom) and top > 0:
+            ax.set_yscale("log")
+            ax.set_ylim(bottom / 1.5, top * 1.6)
+        ax.set_ylabel("effective gain")
+        ax.grid(alpha=0.3, which="both")
+
+    def _plot_shares(self, ax, weighting: LossWeighting) -> None:
+        """Each term's share of the weighted loss per iteration (a moving average over 1/100 of the run)."""
+        it, _, weighted = self._term_arrays(weighting)
+        total = weighted.sum(1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(total > 0, weighted / total, np.nan)
+        k = max(1, len(share) // 100)
+        kernel = np.ones(k) / k
+        smooth = np.stack([np.convolve(np.nan_to_num(share[:, j]), kernel, mode="same") for j in range(share.shape[1])])
+        labels = [unit_name(n) for n in weighting.term_names]
+        colours = [colour(unit_name(n), j + 2) for j, n in enumerate(weighting.term_names)]
+        if len(it) < 30:  # a short run: one bar per iteration
+            bottom = np.zeros(len(it))
+            for row, label, c in zip(share.T, labels, colours):
+                ax.bar(it, np.nan_to_num(row), bottom=bottom, color=c, alpha=0.8, width=0.8, label=label)
+                bottom += np.nan_to_num(row)
+        else:
+            ax.stackplot(it, smooth, labels=labels, colors=colours, alpha=0.8, step="post")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share of the loss")
+        ax.grid(alpha=0.3)
 
     def _plot_weights(self, ax, history: list[WeightUpdate], units: tuple[str, ...]) -> None:
         """Weights as steps: before this process started, from the update history; then as recorded here."""
@@ -129,7 +218,6 @@ class WeightLog:
             ax.plot(skipped, [0.02 * top] * len(skipped), "x", color="tab:red", label="window skipped")
         ax.set_ylabel("weight")
         ax.set_ylim(0, top)
-        ax.legend(loc="lower left", fontsize=8)
         ax.grid(alpha=0.3)
 
     def _plot_losses(self, ax, epoch_losses: list[list[float]], units: tuple[str, ...], log_by: str) -> None:
@@ -139,17 +227,20 @@ class WeightLog:
             losses = np.asarray(self.unit_losses)
             it = np.asarray(self.iterations[-len(losses) :])
             k = max(1, len(losses) // 50)
+            marker = "o" if len(losses) < 30 else None
             for j, g in enumerate(units):
                 ax.plot(it, losses[:, j], color=colour(g, j), alpha=0.2, lw=1)
                 smooth = np.convolve(losses[:, j], np.ones(k) / k, mode="valid")
-                ax.plot(it[k - 1 :], smooth, color=colour(g, j), lw=2, label=f"{g} {kind} (gain-scaled)")
+                ax.plot(it[k - 1 :], smooth, color=colour(g, j), lw=2, marker=marker, ms=4,
+                        label=f"{g} {kind} (gain-scaled)")  # fmt: skip
         if epoch_losses and len(epoch_losses[0]) > len(units):
             rows = np.asarray(epoch_losses)
             for j, g in enumerate(units):
                 ax.plot(rows[:, -1], rows[:, j], "o", ms=3, color=colour(g, j), label=f"{g} epoch mean")
-        ax.set_yscale("log")
+        lines = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), float).ravel() if y > 0]
+        if lines and max(lines) / min(lines) > 10:  # a log axis only where it spans a decade (else few tick labels)
+            ax.set_yscale("log")
         ax.set_ylabel("loss")
-        ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3, which="both")
 
 

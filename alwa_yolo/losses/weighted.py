@@ -156,6 +156,7 @@ class WeightedCriterion:
                     f"{tuple(names)} ({options['weighting']})"
                 )
             self.weighting = shared
+            self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}
             return
         self.weighting = build_weighting(
             options["weighting"],
@@ -165,6 +166,7 @@ class WeightedCriterion:
             term_gains=[gains[TERM_GAINS[n]] for n in names],
             reference_gains=None if head_defaults else [float(DEFAULT_CFG_DICT[TERM_GAINS[n]]) for n in names],
         ).to(device)
+        self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}
 
     @property
     def stock_combination(self) -> bool:

@@ -166,6 +166,9 @@ class LossWeighting:
         self.epoch = 0  # set by the trainer at each epoch start, stamped on updates
         self.history: list[WeightUpdate] = []
         self.epoch_losses: list[list[float]] = []  # per epoch: the mean loss of each unit (pooled), iteration
+        self.base_gains: dict[str, float] = {}  # each term name's base gain, set by the criterion (for the picture)
+        self.last_terms: torch.Tensor | None = None  # (n_terms,) the last training iteration's terms, on device
+        self.last_weighted: torch.Tensor | None = None  # (n_terms,) the same after weighting
         self.last_group_losses: torch.Tensor | None = None  # (2,) group sums of the last training iteration, on device
         self.last_unit_losses: torch.Tensor | None = None  # (units,) the same per logged unit (the groups' by default)
         self._epoch_sums: torch.Tensor | None = None  # (units,) running sum of this epoch's unit losses, on device
@@ -229,6 +232,7 @@ class LossWeighting:
         if training:
             self.iteration += 1
             seen = terms.detach()
+            self.last_terms, self.last_weighted = seen, weighted.detach()
             self.last_group_losses = self.group_sums(seen)
             self.last_unit_losses = self.last_group_losses if self.log_by == "group" else self.unit_sums(seen)
             wide = self.last_unit_losses.to(torch.float32 if seen.device.type == "mps" else torch.float64)
@@ -279,11 +283,15 @@ class LossWeighting:
         """
         return (self.group_matrix(terms) * terms).sum(1)
 
+    def name_sums(self, terms: torch.Tensor) -> torch.Tensor:
+        """(names,) sums of the terms of each term name (the two branches of an end-to-end head together)."""
+        return (self.name_matrix(terms) * terms).sum(1)
+
     def unit_sums(self, terms: torch.Tensor) -> torch.Tensor:
         """(units,) sums of the terms of each logged unit (the groups, or each term name)."""
         if self.log_by == "group":
             return self.group_sums(terms)
-        return (self.name_matrix(terms) * terms).sum(1)
+        return self.name_sums(terms)
 
     def parameters(self) -> list[torch.nn.Parameter]:
         """Learnable parameters the optimiser must update (only uncertainty weighting has any)."""
