@@ -132,11 +132,12 @@ def write_run_gains(trainer) -> tuple[Path, dict[str, float]] | None:
     if not gains:
         return None
     a = trainer.args
+    data = getattr(trainer, "data_given", None) or a.data  # what the user passed, not a generated set's cache copy
     path = Path(trainer.save_dir) / "gains.yaml"
     head = [f"# alwa-yolo: the gains {a.weighting} ended this run with (its calibration x its final weights),",
-            f"# {a.model} on {a.data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
+            f"# {a.model} on {data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
             "iterations"]  # fmt: skip
-    path.write_text(hyp_yaml(head, gains, unexpressed, a.model, a.data, a.reg_loss, path))
+    path.write_text(hyp_yaml(head, gains, unexpressed, a.model, data, a.reg_loss, path))
     return path, gains
 
 

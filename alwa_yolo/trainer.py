@@ -104,7 +104,9 @@ class ALWATrainerMixin:
         return model
 
     def get_dataset(self) -> dict:
-        """Generate a demo set if ``args.data`` asks for it, then let Ultralytics check the yaml."""
+        """Generate a demo set if ``args.data`` asks for it, then let Ultralytics check the yaml. The yaml the user
+        gave is kept as :attr:`data_given` (``gains.yaml`` names it, not the generated copy in the cache)."""
+        self.data_given = getattr(self, "data_given", None) or str(self.args.data)
         self.args.data = str(resolve_data(self.args.data))
         return super().get_dataset()
 
