@@ -13,9 +13,7 @@ from typing import Any, Callable, NoReturn
 import yaml
 
 from .errors import UserError
-
-ROOT = Path(__file__).resolve().parent.parent
-"""The repository root: default dataset and config paths are relative to it, not to the current folder."""
+from .paths import resource
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,14 +27,12 @@ class Parser(argparse.ArgumentParser):
 
 def default_data() -> str:
     """The built-in demo set's yaml."""
-    return str(ROOT / "data" / "shapes.yaml")
+    return resource("data/shapes.yaml")
 
 
 def repo_path(path: str) -> str:
-    """``path`` as given if it exists, else relative to the repository (``data/shapes.yaml`` from any folder)."""
-    if path and not Path(path).exists() and (ROOT / path).exists():
-        return str(ROOT / path)
-    return path
+    """``path`` as given if it exists, else the repository's or the installed package's file (``paths.resource``)."""
+    return resource(path)
 
 
 def native_imgsz(data: str | Path | None, fallback: int = 640) -> int:
@@ -95,9 +91,7 @@ def load_hyp(path: str | None, known_keys: set[str]) -> dict[str, Any]:
     """Read a ``--hyp`` yaml of training arguments, checking it exists, parses and only holds known keys."""
     if not path:
         return {}
-    file = Path(path)
-    if not file.exists() and (ROOT / path).exists():
-        file = ROOT / path
+    file = Path(resource(path))
     if not file.exists():
         raise UserError(f"hyperparameter file '{path}' not found. Pass a yaml such as cfg/hyp/default.yaml.")
     try:

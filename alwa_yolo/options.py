@@ -17,6 +17,7 @@ from ultralytics.cfg import DEFAULT_CFG_DICT
 
 from .errors import UserError
 from .losses.regression import REG_LOSSES
+from .paths import RUNS
 from .weighting import WEIGHTINGS
 
 
@@ -165,8 +166,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            default_text="auto"),
     Option("workers", 8, "dataloader workers (on the CPU Ultralytics uses 0; alwa-yolo gives every core to torch)",
            ("--workers",), int, _number(0, integer=True)),
-    Option("project", "runs/train", "save to project/name (the default is inside the repository)", ("--project",)),
-    Option("name", "exp", "save to project/name", ("--name",)),
+    Option("project", RUNS["train"][0], "save to project/name (under the current folder)", ("--project",)),
+    Option("name", RUNS["train"][1], "save to project/name", ("--name",)),
     Option("exist_ok", False, "reuse an existing project/name instead of incrementing it", ("--exist-ok",), bool),
     Option("resume", False, "continue an interrupted run from its last.pt (newest in --project without a path), "
            "weighting state included", ("--resume",)),

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from alwa_yolo.cli import (
-    ROOT,
     Parser,
     load_hyp,
     native_imgsz,
@@ -227,10 +226,8 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
         args["model"], args["pretrained"] = (cfg or weights), checkpoint
     args["data"] = repo_path(args["data"])
     args["imgsz"] = args.get("imgsz") or native_imgsz(args["data"])
-    project = Path(args["project"])
-    if args["project"] == OPTIONS["project"].default:
-        project = ROOT / project  # the default lives in the repository, whatever the current folder
-    args["project"] = str(project.resolve())  # Ultralytics would nest a relative project under runs/detect
+    args["project"] = str(Path(args["project"]).resolve())  # under the current folder; absolute, or Ultralytics
+    # would nest a relative project under its runs_dir
     if check_run_folder:
         check_writable(Path(args["project"]) / str(args["name"]), "--project (with --name)")
     return args

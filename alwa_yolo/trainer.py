@@ -52,6 +52,7 @@ from .errors import UserError
 from .faults import kill_point
 from .model import ALWADetectionModel, ALWAModelMixin, ALWAOBBModel, ALWAPoseModel, ALWASegmentationModel
 from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_options
+from .paths import RUNS
 from .weight_log import WeightLog
 from .weighting import LossWeighting
 
@@ -68,7 +69,11 @@ class ALWATrainerMixin:
     def __init__(self, cfg: Any = None, overrides: dict | None = None, _callbacks: dict | None = None):
         # Ultralytics' DDP worker passes its stock DEFAULT_CFG_DICT as cfg: extend whatever cfg comes with our keys
         cfg = DEFAULT_CFG if cfg is None else {**DEFAULT_CFG, **cfg2dict(cfg)}
-        check_options({**cfg, **(overrides or {})})  # before Ultralytics creates the run folder
+        overrides = dict(overrides or {})
+        if not overrides.get("project") and not overrides.get("save_dir") and not overrides.get("resume"):
+            project, name = RUNS["train"]  # one layout for train.py and the API: ./runs/train/exp
+            overrides.update(project=str(Path(project).resolve()), name=overrides.get("name") or name)
+        check_options({**cfg, **overrides})  # before Ultralytics creates the run folder
         super().__init__(cfg, overrides, _callbacks)
         world = launched_world_size()
         if world and world != self.world_size:  # torchrun: several nodes (N x G ranks), or CPU ranks (gloo)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from alwa_yolo.cli import (
-    ROOT,
     Parser,
     default_data,
     native_imgsz,
@@ -34,6 +33,7 @@ from alwa_yolo.cli import (
 )
 from alwa_yolo.errors import UserError
 from alwa_yolo.options import check_value, imgsz_check, number_check
+from alwa_yolo.paths import RUNS
 from alwa_yolo.preflight import check_inputs, check_weights, check_writable, pt_alias
 from alwa_yolo.validator import METRICS
 
@@ -85,8 +85,8 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
         "--save-json", action="store_true", help="save predictions.json; on COCO-format data also report pycocotools AP"
     )
     parser.add_argument("--json", default="", help="write the summary (mAP, per-class AP) to this file")
-    parser.add_argument("--project", default=str(ROOT / "runs" / "val"), help="save to project/name")
-    parser.add_argument("--name", default="exp", help="save to project/name")
+    parser.add_argument("--project", default=RUNS["val"][0], help="save to project/name (under the current folder)")
+    parser.add_argument("--name", default=RUNS["val"][1], help="save to project/name")
     parser.add_argument("--exist-ok", action="store_true", help="reuse an existing project/name")
     parser.add_argument("--no-plots", action="store_true", help="skip PR curves and the confusion matrix")
     parser.add_argument(

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from ..paths import resource
 from .labels import label_files_for, label_task, obb_row_problem
 from .shapes import FLIP_IDX, KPT_SHAPE, ShapesConfig, generate
 
@@ -197,14 +198,15 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
 
 
 def locate_data(data: str | Path) -> Path:
-    """The dataset yaml ``--data`` names: the file, or a yaml bundled with Ultralytics (``coco8.yaml``).
+    """The dataset yaml ``--data`` names: the file (or alwa-yolo's own, :func:`~alwa_yolo.paths.resource`), or a
+    yaml bundled with Ultralytics (``coco8.yaml``).
 
     Raises:
         UserError: nothing by that name exists.
     """
     if not data:
         raise UserError("no dataset given: pass --data with a dataset yaml, e.g. --data data/shapes.yaml")
-    file = Path(data)
+    file = Path(resource(str(data)))  # also data/shapes.yaml from any folder, and from an installed wheel
     if not file.exists():
         if file.suffix not in {".yaml", ".yml"}:
             raise UserError(f"dataset '{data}' is not a yaml file. Pass a dataset yaml, e.g. --data data/shapes.yaml")
