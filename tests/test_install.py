@@ -2,8 +2,9 @@
 
 The wheel is built from a copy of the files git tracks or would track (the checkout gets no ``build/``), installed
 without its dependencies into a private ``--target`` folder (they are this environment's), and ``alwa-train`` /
-``alwa-val`` run from an empty temporary folder, where nothing of the repository can be found: the demo set's yaml and the model
-yamls must come from the wheel, and the run must land under that folder (``runs/train/exp``, ``runs/val/exp``).
+``alwa-val`` run from an empty temporary folder, where nothing of the repository can be found: the demo set's yaml
+and the model yamls must come from the wheel, and the run must land under that folder (``runs/train/exp``,
+``runs/val/exp``).
 """
 
 from __future__ import annotations
