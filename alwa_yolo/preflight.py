@@ -18,19 +18,39 @@ from typing import Any
 from .errors import UserError
 
 
-def check_weights(weights: str, flag: str = "--weights") -> None:
+def _what_it_is(path: Path, wanted: str = "a .pt checkpoint or a model yaml") -> str:
+    """What a path that cannot be a model is, in words: a folder, a file of another kind, or nothing."""
+    if path.is_dir():
+        return "is a folder"
+    if path.is_file():
+        return f"is a {path.suffix + ' ' if path.suffix else ''}file, not {wanted}"
+    return "not found"
+
+
+def check_weights(weights: str, flag: str = "--weights", purpose: str = "train") -> None:
     """Fail fast, with the fix, for a weights file that is not there (Ultralytics would try to download it).
 
     Args:
         weights: the value given.
         flag: the flag it came from, named in the message (``--weights``, ``--cfg`` or ``--resume``).
+        purpose: ``train`` or ``val``: what the message says the file is for.
 
     Raises:
-        UserError: the ``.pt`` is missing, or the model yaml is neither a file nor one Ultralytics ships.
+        UserError: the ``.pt`` is missing, or the model yaml is neither a file nor one Ultralytics ships; saying
+            what the path is (a folder, a file of another kind) and what to pass.
     """
     if not weights:
         return
     path = Path(weights)
+    if purpose == "val":
+        if path.is_file() and path.suffix in {".pt", ".pth"}:
+            return
+        best = path / "weights" / "best.pt"
+        hint = f" This looks like a run folder: pass {best}." if path.is_dir() and best.is_file() else ""
+        raise UserError(
+            f"{flag} '{weights}' {_what_it_is(path, 'a .pt checkpoint')}. val.py evaluates a trained .pt "
+            f"checkpoint (e.g. runs/train/exp/weights/best.pt).{hint}"
+        )
     if flag == "--resume":
         if path.is_file():
             return
@@ -61,8 +81,8 @@ def check_weights(weights: str, flag: str = "--weights") -> None:
             pass
     what = "a .pt checkpoint to fine-tune or a model yaml" if flag == "--weights" else "a model yaml"
     raise UserError(
-        f"model '{weights}' given to {flag} not found: {flag} takes {what} to train from scratch (a file, or a "
-        "name Ultralytics ships such as yolov8n.yaml or yolo11s.yaml)."
+        f"model '{weights}' given to {flag} {_what_it_is(path)}: {flag} takes {what} to train from scratch (a "
+        "file, or a name Ultralytics ships such as yolov8n.yaml or yolo11s.yaml)."
     )
 
 

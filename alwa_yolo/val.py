@@ -151,7 +151,7 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     """Validate with parsed options; print the per-class table and return the summary."""
     check_opt(opt)
     opt.data = repo_path(opt.data)
-    check_weights(opt.weights)
+    check_weights(opt.weights, purpose="val")
     if Path(opt.weights).suffix not in {".pt", ".pth"}:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
     need = () if opt.save_json else (opt.task,)

@@ -299,6 +299,10 @@ ROWS: tuple[Row, ...] = (
     T(9, ("--hyp", "{w.tmp}/nope.yaml"), ("nope.yaml", "not found"), "missing --hyp"),
     T(9, ("--hyp", "{w.hyp_unknown}"), ("hyp_unknown.yaml", "unknown key", "bogus_key"), "--hyp with an unknown key"),
     V(9, ("--weights", "{w.tmp}/missing.pt"), ("missing.pt", "not found"), "missing .pt"),
+    V(9, ("--weights", "{w.project_with_run}/keep"), ("is a folder", "val.py evaluates", "keep/weights/best.pt"),
+      "a run folder as --weights"),
+    T(9, ("--weights", "{w.file}"), ("a-file", "is a file, not a .pt checkpoint or a model yaml"),
+      "--weights an existing file of another kind"),
     V(9, ("--task", "test"), "no 'test:' split", "--task test without a test split"),
     V(9, ("--no-such-flag",), ("--no-such-flag", "unrecognized arguments"), "--no-such-flag"),
     D(9, "voc", ("--src", "{w.tmp}/missing", "--dst", "{w.dst}"), ("{w.tmp}/missing", "does not exist"),
@@ -1025,7 +1029,7 @@ def test_hyp_file_beats_defaults_and_loses_to_flags(tiny_data, tmp_path):
     args = train.overrides_from(train.parse_opt([*base, "--hyp", str(hyp), "--epochs", "5", "epochs=7", "lr0=0.03"]))
     assert (args["epochs"], args["lr0"]) == (7, 0.03)
     args = train.overrides_from(train.parse_opt(base))
-    assert (args["epochs"], args["weighting"]) == (30, "alwa-cal")  # no hyp: the script's defaults
+    assert (args["epochs"], args["weighting"]) == (30, "alwa-ref")  # no hyp: the script's defaults
     assert list(tmp_path.iterdir()) == [hyp]  # overrides_from writes nothing
 
 
