@@ -22,10 +22,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ultralytics.cfg import DEFAULT_CFG_DICT
+
 from alwa_yolo.cli import (
     Parser,
     default_data,
     native_imgsz,
+    parse_extra,
     planned_run_dir,
     remove_failed_start,
     repo_path,
@@ -51,7 +54,8 @@ SETUP_ERRORS = (ValueError, TypeError, SyntaxError, KeyError, FileNotFoundError,
 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
+    """Parse the command line; trailing ``key=value`` tokens are Ultralytics' validation arguments (``half=True``,
+    ``max_det=100``), kept in ``opt.extra`` and checked when validation starts."""
     parser = Parser(
         prog="val.py",
         description="Evaluate a YOLO detector, segmenter, pose or OBB model (mAP50, mAP50-95, per-class AP; masks "
@@ -96,7 +100,10 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
         help="square letterboxed batches instead of Ultralytics' rectangular ones (what model.val() and yolo val "
         "use); on non-square images this changes mAP slightly",
     )
-    return parser.parse_args(argv)
+    opt, extra = parser.parse_known_args(argv)
+    flags = [f for action in parser._actions for f in action.option_strings]
+    opt.extra = parse_extra(extra, set(DEFAULT_CFG_DICT), flags)  # Ultralytics' val keys, as `yolo val` takes them
+    return opt
 
 
 def per_class(metric: Any, names: dict) -> dict[str, dict[str, float]]:
@@ -178,6 +185,7 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         "rect": opt.rect,
         "task": task,
     }
+    args.update(val_keys(opt.extra, args))
     run_dir = planned_run_dir(task=task, **{k: args[k] for k in ("project", "name", "exist_ok", "mode")})
     validator, started = None, []
     try:
@@ -201,13 +209,31 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def val_keys(extra: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Ultralytics' ``key=value`` validation arguments on top of the flags' (a key wins over its flag, as in
+    train.py); ``mode=`` other than val and a ``model=`` other than ``--weights`` are refused.
+
+    Raises:
+        UserError: naming the key and what to use instead.
+    """
+    if extra.get("mode", "val") != "val":
+        raise UserError(f"mode={extra['mode']}: val.py validates. Train with train.py.")
+    if "model" in extra and str(extra["model"]) != str(args["model"]):
+        raise UserError(f"model={extra['model']}: pass the checkpoint to evaluate as --weights (one model per run).")
+    return {k: v for k, v in extra.items() if k not in ("mode", "model")}
+
+
 def run(**kwargs: Any) -> dict[str, Any]:
-    """Python entry point with the flags as keyword arguments, e.g. ``run(weights="best.pt")``."""
+    """Python entry point with the flags as keyword arguments, e.g. ``run(weights="best.pt")``; keywords that are
+    Ultralytics' validation arguments (``half=True``) are passed as ``key=value``."""
     opt = parse_opt(["--weights", str(kwargs.get("weights", ""))])
     for k, v in kwargs.items():
-        if not hasattr(opt, k):
-            raise UserError(f"val.run() got an unknown argument '{k}'; see python val.py --help")
-        setattr(opt, k, v)
+        if hasattr(opt, k) and k != "extra":
+            setattr(opt, k, v)
+        elif k in DEFAULT_CFG_DICT:
+            opt.extra[k] = v
+        else:
+            raise UserError(f"val.run() got an unknown keyword '{k}': see python val.py --help for the keywords")
     return main(opt)
 
 

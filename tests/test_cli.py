@@ -1,5 +1,5 @@
-"""The command line as documented: the README's flag table is the options table, and the installed commands are the
-scripts."""
+"""The command line as documented (the flag table itself: tests/test_docs.py), Ultralytics' keys, and the installed
+commands are the scripts."""
 
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ import sys
 import pytest
 
 from alwa_yolo.errors import UserError
-from alwa_yolo.options import TRAIN_OPTIONS, flag_table
+from alwa_yolo.options import TRAIN_OPTIONS
 from helpers import ROOT, run_script
-
-
-def test_readme_flag_table_is_generated_from_the_options_table():
-    """The README's table of train.py flags is ``python -m alwa_yolo.options`` verbatim, so it cannot drift."""
-    readme = (ROOT / "README.md").read_text()
-    assert flag_table() in readme, "README flag table is stale: paste the output of python -m alwa_yolo.options"
-    assert all(f"`{o.flags[0]}`" in flag_table() for o in TRAIN_OPTIONS if o.flags)
 
 
 def test_every_flag_is_in_the_help():
@@ -105,3 +98,25 @@ def test_every_ultralytics_key_is_honoured_or_refused(tmp_path):
         )
         got = out[key] if key != "data" else out[key].replace(str(ROOT) + "/", "")
         assert got == value, (key, value, got)
+
+
+def test_val_py_takes_every_ultralytics_key_as_yolo_val_does():
+    """val.py: every Ultralytics key passes to the validator as ``key=value`` (winning over its flag), except a
+    ``mode=`` other than val and a ``model=`` other than --weights, refused naming what to use."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    import val
+
+    args = {"model": "best.pt"}
+    for key, default in DEFAULT_CFG_DICT.items():
+        if key in ("mode", "model"):
+            continue
+        value = SAMPLES.get(key, _sample(key, default) if not isinstance(default, str | type(None)) else "x")
+        text = json.dumps(value) if isinstance(value, list) else value
+        opt = val.parse_opt(["--weights", "best.pt", f"{key}={text}"])
+        assert val.val_keys(opt.extra, args) == {key: value}, key
+    with pytest.raises(UserError, match="val.py validates"):
+        val.val_keys({"mode": "train"}, args)
+    with pytest.raises(UserError, match="as --weights"):
+        val.val_keys({"model": "other.pt"}, args)
+    assert val.val_keys({"model": "best.pt", "mode": "val"}, args) == {}
