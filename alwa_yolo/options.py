@@ -175,7 +175,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            ("--hyp",)),
     Option("seed", 0, "global training seed", ("--seed",), int, _number(0, integer=True)),
     # alwa-yolo's own
-    Option("weighting", "alwa-cal", f"loss-weighting strategy: {_strategy_names('alwa-cal')} (README, 'Weighting "
+    Option("weighting", "alwa-ref", f"loss-weighting strategy: {_strategy_names('alwa-ref')} (README, 'Weighting "
            "strategies')", ("--weighting",), check=_weighting, own=True),
     Option("alwa_interval", 100, "iterations per ALWA window (>= 2)", ("--alwa-interval",), int,
            _number(2, integer=True), own=True),
@@ -223,8 +223,12 @@ def arg_value(args: Any, key: str, default: Any = None) -> Any:
     return value
 
 
-def check_options(args: Any) -> None:
+def check_options(args: Any, keywords: bool = False) -> None:
     """Check every value in ``args`` (a namespace or a dict) that the table has a check for.
+
+    Args:
+        args: the values.
+        keywords: name options as Python keywords (``epochs=``), for a caller of the trainers, instead of flags.
 
     Raises:
         UserError: one sentence naming the option, the bad value and what is accepted, then the option's meaning.
@@ -240,7 +244,7 @@ def check_options(args: Any) -> None:
         problem = option.check(value)
         if problem:
             unknown = problem.startswith("unknown")  # "unknown weighting 'x'" reads better than "unknown --weighting"
-            name = key.replace("_", " ") if unknown or not option.flags else option.flag
+            name = key.replace("_", " ") if unknown else f"{key}=" if keywords or not option.flags else option.flag
             meaning = "" if "choose one of" in problem else f" ({option.help})"  # the choices once, not twice
             raise UserError(f"{problem.format(name=name, value=repr(value))}{meaning}.")
 

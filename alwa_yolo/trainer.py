@@ -73,7 +73,7 @@ class ALWATrainerMixin:
         if not overrides.get("project") and not overrides.get("save_dir") and not overrides.get("resume"):
             project, name = RUNS["train"]  # one layout for train.py and the API: ./runs/train/exp
             overrides.update(project=str(Path(project).resolve()), name=overrides.get("name") or name)
-        check_options({**cfg, **overrides})  # before Ultralytics creates the run folder
+        check_options({**cfg, **overrides}, keywords=True)  # before Ultralytics creates the run folder
         super().__init__(cfg, overrides, _callbacks)
         world = launched_world_size()
         if world and world != self.world_size:  # torchrun: several nodes (N x G ranks), or CPU ranks (gloo)

@@ -120,3 +120,13 @@ def test_val_py_takes_every_ultralytics_key_as_yolo_val_does():
     with pytest.raises(UserError, match="as --weights"):
         val.val_keys({"model": "other.pt"}, args)
     assert val.val_keys({"model": "best.pt", "mode": "val"}, args) == {}
+
+
+def test_the_python_api_names_keywords_not_flags():
+    """A Python caller of the trainers is told ``epochs=``, not ``--epochs``; train.py keeps the flag."""
+    from alwa_yolo.trainer import ALWADetectionTrainer
+
+    with pytest.raises(UserError, match=r"^epochs= must be an integer of at least 1, got 0"):
+        ALWADetectionTrainer(overrides={"epochs": 0})
+    p = run_script("train.py", "--epochs", "0")
+    assert p.returncode == 2 and "error: --epochs must be an integer of at least 1, got 0" in p.stderr
