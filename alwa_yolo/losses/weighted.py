@@ -156,7 +156,7 @@ class WeightedCriterion:
                     f"{tuple(names)} ({options['weighting']})"
                 )
             self.weighting = shared
-            self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}
+            self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}  # for the picture
             return
         self.weighting = build_weighting(
             options["weighting"],

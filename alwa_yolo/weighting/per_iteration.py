@@ -19,7 +19,8 @@ class PerIterationWeighting(LossWeighting):
     """Group weights ``group_weights(L_cls, L_reg)`` from each iteration's detached group sums.
 
     Subclasses implement :meth:`group_weights`. Validation losses are weighted with the last training iteration's
-    weights (they are never observed).
+    weights (they are never observed). Under DDP each rank weights its own losses (as a per-rank normalisation
+    would); DDP averages the gradients, so the model stays one, and the logged epoch weights are pooled over ranks.
     """
 
     default_gains = "hyp"
