@@ -175,7 +175,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            ("--hyp",)),
     Option("seed", 0, "global training seed", ("--seed",), int, _number(0, integer=True)),
     # alwa-yolo's own
-    Option("weighting", "alwa-ref", f"loss-weighting strategy: {_strategy_names('alwa-ref')} (README, 'Weighting "
+    Option("weighting", "alwa-cal", f"loss-weighting strategy: {_strategy_names('alwa-cal')} (README, 'Weighting "
            "strategies')", ("--weighting",), check=_weighting, own=True),
     Option("alwa_interval", 100, "iterations per ALWA window (>= 2)", ("--alwa-interval",), int,
            _number(2, integer=True), own=True),
@@ -244,7 +244,10 @@ def check_options(args: Any, keywords: bool = False) -> None:
         problem = option.check(value)
         if problem:
             unknown = problem.startswith("unknown")  # "unknown weighting 'x'" reads better than "unknown --weighting"
-            name = key.replace("_", " ") if unknown else f"{key}=" if keywords or not option.flags else option.flag
+            if keywords:  # a Python caller passed a keyword
+                name = key.replace("_", " ") if unknown else f"{key}="
+            else:  # the command line: the flag, or the key for one without a flag (given as key=value or in --hyp)
+                name = key.replace("_", " ") if unknown or not option.flags else option.flag
             meaning = "" if "choose one of" in problem else f" ({option.help})"  # the choices once, not twice
             raise UserError(f"{problem.format(name=name, value=repr(value))}{meaning}.")
 
