@@ -42,11 +42,10 @@ def on_train_start(trainer: Any) -> None:
 MEASURED_LOSSES = {
     "pose": "alwa-cal on a pose model: on the pose demo set it was level on boxes but lost 0.05-0.11 keypoint "
     "mAP50-95 against Ultralytics' gains (it lifts the small keypoint-visibility term to the others' size). "
-    "--weighting alwa-cal-aux keeps that term at Ultralytics' ratio to box and was level with them on keypoints "
-    "(benchmarks/README.md, 'Pose and OBB').",
+    "The default, alwa-ref, keeps every term at Ultralytics' tuned share (benchmarks/README.md, 'Default').",
     "obb": "alwa-cal on an OBB model: on the OBB demo set it lost 0.19-0.21 mAP50-95 against Ultralytics' gains (it "
-    "lifts the small angle term to the others' size). --weighting alwa-cal-aux keeps that term at Ultralytics' ratio "
-    "to box (benchmarks/README.md, 'Pose and OBB').",
+    "lifts the small angle term to the others' size). The default, alwa-ref, keeps every term at Ultralytics' tuned "
+    "share (benchmarks/README.md, 'Default').",
 }
 """Tasks where alwa-cal measured worse than Ultralytics' gains, and the warning a run of it there logs."""
 

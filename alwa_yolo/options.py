@@ -175,7 +175,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            ("--hyp",)),
     Option("seed", 0, "global training seed", ("--seed",), int, _number(0, integer=True)),
     # alwa-yolo's own
-    Option("weighting", "alwa-cal", f"loss-weighting strategy: {_strategy_names('alwa-cal')} (README, 'Weighting "
+    Option("weighting", "alwa-ref", f"loss-weighting strategy: {_strategy_names('alwa-ref')} (README, 'Weighting "
            "strategies')", ("--weighting",), check=_weighting, own=True),
     Option("alwa_interval", 100, "iterations per ALWA window (>= 2)", ("--alwa-interval",), int,
            _number(2, integer=True), own=True),

@@ -42,16 +42,18 @@ def test_yaml_passes_stock_ultralytics_config_check(found):
 
 
 def test_train_py_writes_the_gains_a_run_ended_with(tiny_yaml, tmp_path):
-    """``python train.py`` (alwa-cal) leaves ``gains.yaml`` in the run folder: the gains it ended with, which stock
+    """``train.py --weighting alwa-cal`` leaves ``gains.yaml`` in the run folder: the gains it ended with, which stock
     Ultralytics' config check takes and ``--weighting fixed --hyp`` trains on; a ``fixed`` run writes none."""
     from ultralytics.cfg import DEFAULT_CFG_DICT, get_cfg
 
     p = run_script("train.py", "--data", str(tiny_yaml), "--epochs", "3", "--img", "64", "--batch-size", "4",
-                   "--alwa-interval", "4", "--project", str(tmp_path), "--name", "cal", *TRAIN_FAST)  # fmt: skip
+                   "--alwa-interval", "4", "--weighting", "alwa-cal", "--project", str(tmp_path), "--name", "cal",
+                   *TRAIN_FAST)  # fmt: skip
     assert p.returncode == 0, p.stderr[-3000:]
     path = tmp_path / "cal" / "gains.yaml"
     gains = yaml.safe_load(path.read_text())
     assert set(gains) == {"box", "cls", "dfl"} and all(v > 0 for v in gains.values())
+    assert f"on {tiny_yaml}," in path.read_text() and ".cache" not in path.read_text()  # the yaml the user gave
     assert f"alwa-cal gains at the end: box {gains['box']}" in p.stdout + p.stderr and f"cfg={path}" in path.read_text()
     cfg = get_cfg(DEFAULT_CFG_DICT, gains)
     assert (cfg.box, cfg.cls, cfg.dfl) == (gains["box"], gains["cls"], gains["dfl"])
@@ -236,3 +238,16 @@ def test_a_run_too_short_to_calibrate_says_so_at_start_and_end(tiny_yaml, tmp_pa
     assert not (tmp_path / "short" / "gains.yaml").exists()
     weights = tmp_path / "short" / "weights"
     assert f"Optimizer stripped from {weights / 'last.pt'}" in log and ".staging" not in log  # the final names
+
+
+def test_the_default_keeps_ultralytics_gains_and_the_box_share_of_another_box_loss(tiny_yaml, tmp_path):
+    """``train.py`` (alwa-ref) with mis-set gains and --reg-loss l1: the run trains on Ultralytics' cls / dfl gains,
+    and the L1 term's gain is whatever gives it CIoU's share under box 7.5 (not 7.5, not the mis-set 1.0)."""
+    p = run_script("train.py", "--data", str(tiny_yaml), "--epochs", "2", "--img", "64", "--batch-size", "4",
+                   "--reg-loss", "l1", "box=1.0", "cls=2.0", "--project", str(tmp_path), "--name", "ref",
+                   *TRAIN_FAST)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    gains = dict(part.split() for part in _calibrated_line(p.stdout + p.stderr).split(", "))
+    assert (float(gains["cls"]), float(gains["dfl"])) == (0.5, 1.5)
+    assert 0 < float(gains["box"]) < 7.5 and float(gains["box"]) != 1.0
+    assert "alwa-ref calibrated gains" in p.stdout + p.stderr

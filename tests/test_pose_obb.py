@@ -55,7 +55,10 @@ def test_every_strategy_trains(data, tmp_path, task, caplog):
     from alwa_yolo.trainer import TRAINERS
 
     one_branch, end2end = MODELS[task]
-    for weights, names in ((one_branch, list(WEIGHTINGS)), (end2end, ["alwa-cal", "alwa-cal-aux", "alwa2", "uw"])):
+    for weights, names in (
+        (one_branch, list(WEIGHTINGS)),
+        (end2end, ["alwa-ref", "alwa-cal", "alwa-cal-aux", "alwa2", "uw"]),
+    ):
         for name in names:
             args = overrides(task, data, weights, tmp_path, f"{weights}-{name}", epochs=1, weighting=name,
                              alwa_interval=2)  # fmt: skip
