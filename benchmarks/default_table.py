@@ -1,0 +1,127 @@
+"""benchmarks/README.md's "Default" table: every strategy against ``fixed`` on every row of the run_suite ``default``
+stage, paired per seed, from the finished runs' ``summary.json`` (a row or strategy not run yet is left out).
+
+Each cell is the paired difference from ``fixed`` (mean over seeds, Ultralytics' gains, the same box loss) and the
+verdict of :func:`sweep.verdict`: ``better`` / ``worse`` only when every seed moves the same way by more than the
+seed spread of ``fixed``. The mis-set rows pair ``fixed`` at the mis-set gain with each strategy's x1 run of the
+same seed: alwa-ref's result does not depend on the base gains (``tests/test_weighting_reference.py``), so its x1
+run is its run at every multiplier. Writes ``results/default-summary.md`` and the table of benchmarks/README.md's
+"Default" section.
+
+Usage: python benchmarks/default_table.py   (after ``bash benchmarks/run_suite.sh default``)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from sweep import verdict  # noqa: E402
+
+R = HERE / "results"
+STRATEGIES = ("alwa-ref", "alwa-cal", "loss-ratio", "uw-so", "uw", "dwa", "alwa2")
+"""The columns, the candidate default first."""
+
+# (row label, folder, metric, box loss, folder of the fixed runs it is paired with, their gain scale)
+ROWS = (
+    ("YOLOv8n detect, CIoU", "default-shapes", "mAP50-95", "ciou", None, None),
+    ("YOLOv8n detect, L1", "default-shapes", "mAP50-95", "l1", None, None),
+    ("YOLOv8n detect, CIoU, 10 epochs", "default-short", "mAP50-95", "ciou", None, None),
+    ("YOLOv8n detect, L1, 10 epochs", "default-short", "mAP50-95", "l1", None, None),
+    ("YOLO26n detect", "default-yolo26n", "mAP50-95", "ciou", None, None),
+    ("anchor head (YOLOv5 gains)", "default-anchor", "mAP50-95", "ciou", None, None),
+    ("YOLO11n-pose, box", "default-pose-yolo11n", "mAP50-95", "ciou", None, None),
+    ("YOLO11n-pose, keypoints", "default-pose-yolo11n", "pose_mAP50-95", "ciou", None, None),
+    ("YOLO26n-pose, box", "default-pose-yolo26n", "mAP50-95", "ciou", None, None),
+    ("YOLO26n-pose, keypoints", "default-pose-yolo26n", "pose_mAP50-95", "ciou", None, None),
+    ("YOLO11n-obb", "default-obb-yolo11n", "mAP50-95", "ciou", None, None),
+    ("YOLO26n-obb", "default-obb-yolo26n", "mAP50-95", "ciou", None, None),
+    ("YOLO11n-obb, angle gain x4", "default-obb-yolo11n", "mAP50-95", "ciou", "default-obb-angle", ("angle", 4.0)),
+    ("YOLOv8n detect, box gain x1/4", "default-shapes", "mAP50-95", "ciou", "default-shapes-box", ("box", 0.25)),
+)
+
+
+def runs(folder: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((R / folder / "runs").glob("*/summary.json"))]
+
+
+def select(rows: list[dict], reg: str, weighting: str, scale: tuple[str, float] | None) -> dict[int, dict]:
+    """seed -> summary for one strategy, box loss and gain scale (None: Ultralytics' gains)."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    out = {}
+    for s in rows:
+        c = s["config"]
+        if c["weighting"] != weighting or c.get("reg_loss", "ciou") != reg:
+            continue
+        if scale is None and any(k in c and c[k] != DEFAULT_CFG_DICT[k] for k in ("box", "cls", "angle", "kobj")):
+            continue
+        if scale is not None and float(c.get(scale[0], -1)) != DEFAULT_CFG_DICT[scale[0]] * scale[1]:
+            continue
+        out[c["seed"]] = s
+    return out
+
+
+def compare(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> str:
+    seeds = sorted(set(runs_) & set(base))
+    if not seeds:
+        return ""
+    d = np.array([runs_[k][metric] - base[k][metric] for k in seeds])
+    b = np.array([base[k][metric] for k in seeds])
+    call = verdict(d, b.std(ddof=1) if len(b) > 1 else 0.0)
+    call = f"**{call}**" if call != "level" else call
+    return f"{d.mean():+.3f} {call}" + (f" ({len(seeds)} seeds)" if len(seeds) < 3 else "")
+
+
+def table() -> tuple[list[str], list[tuple[str, str, str]]]:
+    """The markdown lines and, per row, (row, strategy, verdict) for the summary."""
+    lines = ["| row | `fixed` mAP50-95 | " + " | ".join(f"`{s}`" for s in STRATEGIES) + " |",
+             "| --- " * (2 + len(STRATEGIES)) + "|"]  # fmt: skip
+    verdicts = []
+    for label, folder, metric, reg, base_folder, scale in ROWS:
+        rows = runs(folder)
+        base = select(runs(base_folder) if base_folder else rows, reg, "fixed", scale)
+        if not base:
+            continue
+        v = np.array([base[k][metric] for k in sorted(base)])
+        cells = []
+        for s in STRATEGIES:
+            cell = compare(select(rows, reg, s, None), base, metric)
+            cells.append(cell)
+            if cell:
+                verdicts.append((label, s, cell.split()[1].strip("*")))
+        sd = v.std(ddof=1) if len(v) > 1 else 0.0
+        lines.append(f"| {label} | {v.mean():.3f} ± {sd:.3f} | " + " | ".join(cells) + " |")
+    return lines, verdicts
+
+
+def main() -> None:
+    lines, verdicts = table()
+    count = {s: {k: sum(1 for _, s2, c in verdicts if s2 == s and c == k) for k in ("better", "level", "worse")}
+             for s in STRATEGIES}  # fmt: skip
+    summary = ["| strategy | rows better | level | worse |", "| --- | --- | --- | --- |"]
+    summary += [f"| `{s}` | {c['better']} | {c['level']} | {c['worse']} |" for s, c in count.items() if sum(c.values())]
+    text = ["Command: `python benchmarks/default_table.py` (after `bash benchmarks/run_suite.sh default`)", "",
+            *lines, "", *summary, ""]  # fmt: skip
+    (R / "default-summary.md").write_text("\n".join(text))
+    readme = HERE / "README.md"  # the "Default" section carries the same table, between its markers
+    body, (begin, end) = readme.read_text(), MARKERS
+    if begin in body and end in body:
+        table_text = "\n".join([*lines, "", *summary])
+        body = body[: body.index(begin) + len(begin)] + "\n" + table_text + "\n" + body[body.index(end) :]
+        readme.write_text(body)
+    print("\n".join(text))
+
+
+MARKERS = ("<!-- default table: begin (python benchmarks/default_table.py) -->", "<!-- default table: end -->")
+"""Where benchmarks/README.md's "Default" section holds the table this script writes."""
+
+
+if __name__ == "__main__":
+    main()
