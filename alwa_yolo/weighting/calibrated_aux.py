@@ -9,7 +9,8 @@ box mAP50-95 0.209; YOLO26's l1 term (gain 1.5 beside box 7.5) is raised to gain
 main term already answers (is this keypoint there, which way the box turns, the box corners again without DFL's
 distribution): equal size is not what they need. Measured with this strategy: level with Ultralytics' gains on pose
 keypoints and YOLO11n-obb; on a plain YOLO26n detector, where the raised l1 gain turned out harmless, no better than
-``alwa-cal`` (so ``alwa-cal`` stays the default).
+``alwa-cal``. The default since 0.4, ``alwa-ref``, keeps every term at Ultralytics' tuned share instead
+(:mod:`~alwa_yolo.weighting.reference`).
 
 So this strategy calibrates the main terms exactly as ``alwa-cal`` does, among themselves (their common size is the
 mean of the *main* terms' means), and gives each auxiliary term the effective gain ``g_aux * G_box / g_box``: the base
