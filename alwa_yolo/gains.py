@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from .cli import repo_path, run_cli
+from .cli import parse_extra, repo_path, run_cli
 from .errors import UserError
 from .losses.weighted import TERM_GAINS
 from .preflight import check_writable
@@ -303,8 +303,8 @@ MAX_ITERATIONS = 1000
 MAX_CHUNKS = 100
 """The most chunks a search may run."""
 
-WRITTEN_BY_US = "# alwa-yolo"
-"""How every gains yaml alwa-yolo writes begins (the finder's and a run's ``gains.yaml``)."""
+WRITTEN_BY_US = ("# alwa-yolo gain finder:", "# alwa-yolo: the gains")
+"""How the gains yamls alwa-yolo writes begin (the finder's, and a run's ``gains.yaml``)."""
 
 
 def check_out(out: Path, opt: argparse.Namespace) -> None:
@@ -314,18 +314,21 @@ def check_out(out: Path, opt: argparse.Namespace) -> None:
     Raises:
         UserError: naming the file, what it is, and what to pass instead.
     """
+    from .options import DEFAULT_CFG
     from .train import dest
 
     target = out.expanduser().absolute()
-    for key in ("data", "weights", "cfg", "hyp"):
-        value = getattr(opt, dest(key), None)
+    keys = parse_extra(opt.extra, set(DEFAULT_CFG))  # model= / data= / cfg= given as Ultralytics keys count too
+    given = [(f"--{k}", getattr(opt, dest(k), None)) for k in ("data", "weights", "cfg", "hyp")]
+    given += [(f"{k}=", keys.get(k)) for k in ("data", "model", "cfg")]
+    for flag, value in given:
         if not value or not isinstance(value, str):
             continue
         given = Path(repo_path(value)).expanduser().absolute()
         same = target == given or (target.exists() and given.exists() and os.path.samefile(target, given))
         if same:
             raise UserError(
-                f"--out '{out}' is the command's --{key} input: writing the gains there would destroy it. Pass "
+                f"--out '{out}' is the command's {flag} input: writing the gains there would destroy it. Pass "
                 "another --out (e.g. gains.yaml)."
             )
     if target.is_file() and not opt.overwrite:

@@ -32,6 +32,18 @@ def _alive(pid: int) -> bool:
     return True
 
 
+FRESH_S = 2.0
+"""A lock file younger than this whose content does not parse yet is a run starting now, not a stale lock."""
+
+
+def _age(path: Path) -> float:
+    """Seconds since the file was last written (0 when it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def _holder(path: Path) -> dict | None:
     """The lock's content (``pid``, ``host``, ``started``), or None for a file that does not parse (a torn write)."""
     try:
@@ -60,11 +72,14 @@ class RunLock:
         """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        for _ in range(3):  # a stale lock is removed and the exclusive create tried again
+        for _ in range(5):  # a stale lock is removed and the exclusive create tried again
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 holder = _holder(self.path)
+                if holder is None and _age(self.path) < FRESH_S:  # being written by a run starting this moment
+                    time.sleep(FRESH_S)
+                    continue
                 if holder is not None and (holder.get("host") != me["host"] or _alive(holder["pid"])):
                     where = f"process {holder['pid']} on {holder.get('host')}, started {holder.get('started')}"
                     raise UserError(
@@ -74,7 +89,15 @@ class RunLock:
                         f"delete {self.path}."
                     ) from None
                 self.took_over = holder or {}
-                self.path.unlink(missing_ok=True)
+                stale = self.path.with_name(f"{LOCK_NAME}.stale-{os.getpid()}")
+                try:  # one taker wins the rename; a lock re-created meanwhile by another run is never removed
+                    os.rename(self.path, stale)
+                except FileNotFoundError:
+                    continue
+                if _holder(stale) != holder:  # not the stale lock read above: put it back and look again
+                    os.replace(stale, self.path)
+                    continue
+                stale.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as f:
                 json.dump(me, f)

@@ -70,7 +70,8 @@ class ALWATrainerMixin:
         # Ultralytics' DDP worker passes its stock DEFAULT_CFG_DICT as cfg: extend whatever cfg comes with our keys
         cfg = DEFAULT_CFG if cfg is None else {**DEFAULT_CFG, **cfg2dict(cfg)}
         overrides = dict(overrides or {})
-        if not overrides.get("project") and not overrides.get("save_dir") and not overrides.get("resume"):
+        given = {**cfg, **overrides}
+        if not given.get("project") and not given.get("save_dir") and not given.get("resume"):
             project, name = RUNS["train"]  # one layout for train.py and the API: ./runs/train/exp
             overrides.update(project=str(Path(project).resolve()), name=overrides.get("name") or name)
         check_options({**cfg, **overrides}, keywords=True)  # before Ultralytics creates the run folder

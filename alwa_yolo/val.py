@@ -154,8 +154,22 @@ def check_opt(opt: argparse.Namespace) -> None:
         check_writable(opt.json, "--json", folder=False)
 
 
+FLAG_KEYS = {"data": "data", "imgsz": "imgsz", "batch": "batch_size", "conf": "conf_thres", "iou": "iou_thres",
+             "split": "task", "device": "device", "workers": "workers", "save_json": "save_json",
+             "project": "project", "name": "name", "exist_ok": "exist_ok", "rect": "rect"}  # fmt: skip
+"""Ultralytics' keys that val.py has a flag for (key -> the flag's attribute): given as ``key=value`` they set the
+flag, so they get its checks and resolution."""
+
+
 def main(opt: argparse.Namespace) -> dict[str, Any]:
     """Validate with parsed options; print the per-class table and return the summary."""
+    extra = dict(getattr(opt, "extra", {}))
+    for key, attr in FLAG_KEYS.items():  # a key wins over its flag, and goes through the flag's checks
+        if key in extra:
+            setattr(opt, attr, extra.pop(key))
+    if "plots" in extra:
+        opt.no_plots = not extra.pop("plots")
+    opt.extra = extra
     check_opt(opt)
     opt.data = repo_path(opt.data)
     check_weights(opt.weights, purpose="val")
@@ -185,7 +199,7 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         "rect": opt.rect,
         "task": task,
     }
-    args.update(val_keys(opt.extra, args))
+    args.update(val_keys(opt.extra, opt.weights))
     run_dir = planned_run_dir(task=task, **{k: args[k] for k in ("project", "name", "exist_ok", "mode")})
     validator, started = None, []
     try:
@@ -209,16 +223,16 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def val_keys(extra: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
-    """Ultralytics' ``key=value`` validation arguments on top of the flags' (a key wins over its flag, as in
-    train.py); ``mode=`` other than val and a ``model=`` other than ``--weights`` are refused.
+def val_keys(extra: dict[str, Any], weights: str) -> dict[str, Any]:
+    """Ultralytics' other ``key=value`` validation arguments (those without a flag, :data:`FLAG_KEYS`), passed to
+    the validator as given; ``mode=`` other than val and a ``model=`` other than ``--weights`` are refused.
 
     Raises:
         UserError: naming the key and what to use instead.
     """
     if extra.get("mode", "val") != "val":
         raise UserError(f"mode={extra['mode']}: val.py validates. Train with train.py.")
-    if "model" in extra and str(extra["model"]) != str(args["model"]):
+    if "model" in extra and str(extra["model"]) != str(weights):
         raise UserError(f"model={extra['model']}: pass the checkpoint to evaluate as --weights (one model per run).")
     return {k: v for k, v in extra.items() if k not in ("mode", "model")}
 

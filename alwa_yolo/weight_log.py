@@ -116,11 +116,18 @@ class WeightLog:
 
         fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True, layout="constrained")
         ax_g, ax_s, ax_l = axes
-        if self.term_values:
+        # A learned strategy (uw) adds a term of its own, so weighted / raw is no gain: its weights are drawn as they
+        # are; so is a resumed run's, whose earlier iterations only its update history holds.
+        resumed = bool(self.iterations) and self.iterations[0] > 1
+        per_iteration = bool(self.term_values) and not weighting.learnable
+        if per_iteration and not resumed:
             self._plot_gains(ax_g, weighting)
-            self._plot_shares(ax_s, weighting)
-        else:  # nothing per iteration in this process (a resume that stopped at once): the weights as they were
+        else:
             self._plot_weights(ax_g, weighting.history, weighting.units)
+        if per_iteration:
+            self._plot_shares(ax_s, weighting)
+        else:
+            ax_s.set_axis_off()
         ax_g.set_title((title or "loss weighting") + (f"\ncalibrated gains: {gains}" if gains else ""), fontsize=10)
         self._plot_losses(ax_l, weighting.epoch_losses, weighting.units, weighting.log_by)
         ax_l.set_xlabel("iteration")
@@ -131,7 +138,8 @@ class WeightLog:
                 formatter.set_scientific(False)
                 axis.set_major_formatter(formatter)
                 axis.set_minor_formatter(plt.NullFormatter())
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
         fig.savefig(self.png_path, dpi=120)
         plt.close(fig)
         return self.png_path

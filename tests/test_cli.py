@@ -107,19 +107,21 @@ def test_val_py_takes_every_ultralytics_key_as_yolo_val_does():
 
     import val
 
-    args = {"model": "best.pt"}
     for key, default in DEFAULT_CFG_DICT.items():
         if key in ("mode", "model"):
             continue
         value = SAMPLES.get(key, _sample(key, default) if not isinstance(default, str | type(None)) else "x")
         text = json.dumps(value) if isinstance(value, list) else value
         opt = val.parse_opt(["--weights", "best.pt", f"{key}={text}"])
-        assert val.val_keys(opt.extra, args) == {key: value}, key
+        if key in val.FLAG_KEYS:  # set through the flag, so its checks and resolution apply
+            assert opt.extra == {key: value}, key
+        else:
+            assert val.val_keys(opt.extra, "best.pt") == {key: value}, key
     with pytest.raises(UserError, match="val.py validates"):
-        val.val_keys({"mode": "train"}, args)
+        val.val_keys({"mode": "train"}, "best.pt")
     with pytest.raises(UserError, match="as --weights"):
-        val.val_keys({"model": "other.pt"}, args)
-    assert val.val_keys({"model": "best.pt", "mode": "val"}, args) == {}
+        val.val_keys({"model": "other.pt"}, "best.pt")
+    assert val.val_keys({"model": "best.pt", "mode": "val"}, "best.pt") == {}
 
 
 def test_the_python_api_names_keywords_not_flags():
