@@ -212,6 +212,7 @@ ROWS: tuple[Row, ...] = (
     G(4, ("--out", "{w.data}"), ("--out '{w.data}'", "the command's --data input"), "gains --out the dataset yaml"),
     G(4, ("--out", "{w.hyp_unknown}", "--hyp", "{w.hyp_unknown}"), ("the command's --hyp input",),
       "gains --out the --hyp file"),
+    G(4, ("--out", "{w.hyp_nan}", "cfg={w.hyp_nan}"), ("the command's cfg= input",), "gains --out the cfg= file"),
     G(4, ("--out", "{w.file}"), ("--out '{w.file}'", "not a gains yaml this tool wrote", "--overwrite"),
       "gains --out an existing file it did not write"),
     G(4, ("--out", "{w.readonly}/g.yaml"), ("{w.readonly}/g.yaml", "not writable"), "gains --out in a read-only folder",
