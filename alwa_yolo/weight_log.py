@@ -173,7 +173,7 @@ class WeightLog:
         updates = [u for u in weighting.history if it[0] <= u.iteration <= it[-1]]
         if updates:
             ax.plot([u.iteration for u in updates if not u.skipped], [top * 1.3] * sum(not u.skipped for u in updates),
-                    "v", color="0.2", ms=5, label="rule update")  # fmt: skip
+                    "v", color="0.2", ms=5, label="rule window (an update)")  # fmt: skip
             skipped = [u.iteration for u in updates if u.skipped]
             if skipped:
                 ax.plot(skipped, [top * 1.3] * len(skipped), "x", color="tab:red", label="window skipped")
