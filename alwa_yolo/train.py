@@ -147,8 +147,10 @@ def resume_overrides(last: Path, given_args: dict[str, Any], project_given: bool
             "learning-rate schedule, the loss options the loss being minimised). To change them, start a new run "
             f"from the checkpoint: --weights {last}"
         )
-    run_dir = honoured.get("save_dir") or saved.get("save_dir") or str(last.parent.parent)
-    return {**honoured, "model": str(last), "resume": str(last), "_run_dir": run_dir}
+    # the folder the run continues in (Ultralytics takes the checkpoint's save_dir; named here, the same value, so
+    # that train.py locks the folder that is written)
+    save_dir = honoured.get("save_dir") or saved.get("save_dir") or str(last.parent.parent)
+    return {**honoured, "model": str(last), "resume": str(last), "save_dir": str(save_dir)}
 
 
 def script_keys(extra: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
@@ -240,7 +242,6 @@ def main(opt: argparse.Namespace) -> Path:
     from alwa_yolo.preflight import check_training
 
     overrides = overrides_from(opt)
-    resumed_dir = overrides.pop("_run_dir", None)  # the folder a resumed run continues in (its saved save_dir)
     flag = "--resume" if overrides.get("resume") else "--cfg" if opt_has(opt, "cfg") else "--weights"
     if overrides.get("task") is not None:  # before check_training, which may generate the demo set
         from alwa_yolo.model_check import check_model
@@ -261,7 +262,7 @@ def main(opt: argparse.Namespace) -> Path:
         overrides["save_dir"] = str(run_dir.path)  # the folder locked below is the one Ultralytics writes
     lock = None
     if launched_rank() in {-1, 0}:  # the rank that writes the run folder holds it
-        lock = RunLock(run_dir.path if run_dir else resumed_dir).acquire()
+        lock = RunLock(run_dir.path if run_dir else overrides["save_dir"]).acquire()
         if lock.took_over is not None:
             from ultralytics.utils import LOGGER
 
