@@ -88,19 +88,24 @@ class GainEstimate:
             f"# {self.chunks} chunks x {self.iterations} training batches of {c.get('batch')} (forward and loss "
             "only); spread over chunks: " + ", ".join(f"{k} {v:.1%}" for k, v in self.spread.items()),
         ]
-        return hyp_yaml(head, self.gains, self.unexpressed, model, data, reg, path)
+        rtdetr = "giou_loss" in self.terms.values()
+        return hyp_yaml(head, self.gains, self.unexpressed, model, data, reg, path, rtdetr)
 
 
-def hyp_yaml(head: list[str], gains: dict, unexpressed: dict, model, data, reg: str, path) -> str:
+def hyp_yaml(head: list[str], gains: dict, unexpressed: dict, model, data, reg: str, path, rtdetr: bool = False) -> str:
     """A hyp yaml: ``head`` (comment lines saying where the gains come from), how to train with them in stock
     Ultralytics and in alwa-yolo, the terms no stock gain can hold, then the gains as keys (three digits)."""
+    reg_flag = "" if rtdetr else f" --reg-loss {reg}"
     if "obj" in gains:
         stock = "# stock Ultralytics has no anchor-based head: train it with alwa-yolo (below)"
+    elif rtdetr:
+        stock = ("# stock Ultralytics hard-codes RT-DETR's gains (GIoU 2, class 1, L1 5) and ignores these: train "
+                 "with alwa-yolo (below), which reads box as the GIoU gain and dfl as the L1 gain")  # fmt: skip
     else:
         note = "" if reg == "ciou" else "  (stock Ultralytics trains CIoU boxes only)"
         stock = f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{note}"
     lines = [*head, stock,
-             f"# alwa-yolo: python train.py --weights {model} --data {data} --reg-loss {reg} --weighting fixed "
+             f"# alwa-yolo: python train.py --weights {model} --data {data}{reg_flag} --weighting fixed "
              f"--hyp {path}"]  # fmt: skip
     if unexpressed:
         lines.append(
@@ -137,7 +142,8 @@ def write_run_gains(trainer) -> tuple[Path, dict[str, float]] | None:
     head = [f"# alwa-yolo: the gains {a.weighting} ended this run with (its calibration x its final weights),",
             f"# {a.model} on {data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
             "iterations"]  # fmt: skip
-    path.write_text(hyp_yaml(head, gains, unexpressed, a.model, data, a.reg_loss, path))
+    rtdetr = "giou_loss" in trainer.weighting.names
+    path.write_text(hyp_yaml(head, gains, unexpressed, a.model, data, a.reg_loss, path, rtdetr))
     return path, gains
 
 
@@ -188,15 +194,15 @@ def find_gains(
     from ultralytics.utils.torch_utils import unwrap_model
 
     from .model_check import check_model
-    from .trainer import TRAINERS
+    from .trainer import trainer_for
     from .weighting.calibrated import CalibratedALWA
 
     start = time.time()
-    task = check_model(overrides["model"]).task
+    info = check_model(overrides["model"])
     with tempfile.TemporaryDirectory(prefix="alwa-gains-") as tmp:
         args = {**overrides, "weighting": AUXILIARY[auxiliary], "gains": "hyp", "project": tmp, "name": "gains",
                 "exist_ok": True, "plots": False, "val": False}  # fmt: skip
-        trainer = TRAINERS[task](overrides=args)
+        trainer = trainer_for(info.task, info.head)(overrides=args)
         trainer.setup_model()
         trainer.model = trainer.model.to(trainer.device)
         trainer.set_model_attributes()
@@ -232,7 +238,8 @@ def find_gains(
     spread = {k: (statistics.stdev(c[k] for c in by_key) / gains[k] if len(by_key) > 1 else 0.0) for k in owner}
     unexpressed = {n: statistics.fmean(c[n] for c in per_chunk) for n in rest}
     config = {k: overrides.get(k) for k in ("model", "data", "reg_loss", "batch", "seed")}
-    config.update(reg_loss=config["reg_loss"] or "ciou", imgsz=imgsz, strategy=AUXILIARY[auxiliary])
+    reg = "RT-DETR's L1 + GIoU" if info.head == "RTDETRDecoder" else config["reg_loss"] or "ciou"
+    config.update(reg_loss=reg, imgsz=imgsz, strategy=AUXILIARY[auxiliary])
     return GainEstimate(gains, spread, by_key, owner, unexpressed, iterations, len(per_chunk), time.time() - start,
                         config)  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 :class:`ALWADetectionModel`, :class:`ALWASegmentationModel`, :class:`ALWAPoseModel` and :class:`ALWAOBBModel` are
 Ultralytics' ``DetectionModel`` / ``SegmentationModel`` / ``PoseModel`` / ``OBBModel`` with one override,
-``init_criterion``; they add no layers and no parameters, so a checkpoint
+``init_criterion`` (and :class:`ALWARTDETRModel`, ``RTDETRDetectionModel``'s, a second: ``loss`` reports the loss
+items the criterion kept); they add no layers and no parameters, so a checkpoint
 stores them as the plain Ultralytics class (:meth:`~ALWAModelMixin.for_checkpoint`) that stock Ultralytics loads
 without importing alwa_yolo. End-to-end heads (YOLO26, YOLOv10) get the end-to-end criterion, others the one-branch
 criterion, exactly as Ultralytics chooses.
@@ -11,14 +12,16 @@ criterion, exactly as Ultralytics chooses.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
-from ultralytics.nn.tasks import DetectionModel, OBBModel, PoseModel, SegmentationModel
+from ultralytics.nn.tasks import DetectionModel, OBBModel, PoseModel, RTDETRDetectionModel, SegmentationModel
 
 from .losses.detection import ALWADetectionLoss
 from .losses.end2end import ALWAE2ELoss
 from .losses.obb import ALWAOBBLoss, GainedOBBLoss
 from .losses.pose import pose_loss_class
+from .losses.rtdetr import ALWARTDETRLoss
 from .losses.segment import ALWASegmentationLoss, segmentation_loss_class
 
 
@@ -93,3 +96,19 @@ class ALWAOBBModel(ALWAModelMixin, OBBModel):
     def init_criterion(self) -> ALWAOBBLoss | ALWAE2ELoss:
         """The weighted OBB criterion, end-to-end for YOLO26-obb."""
         return ALWAE2ELoss(self, GainedOBBLoss) if is_end2end(self) else ALWAOBBLoss(self)
+
+
+class ALWARTDETRModel(ALWAModelMixin, RTDETRDetectionModel):
+    """An Ultralytics ``RTDETRDetectionModel`` whose loss terms (class, L1, GIoU) are combined by a strategy."""
+
+    stock_class = RTDETRDetectionModel
+
+    def init_criterion(self) -> ALWARTDETRLoss:
+        """RT-DETR's criterion on the run's gains and strategy."""
+        return ALWARTDETRLoss(self)
+
+    def loss(self, batch: dict, preds: Any = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Ultralytics' loss (the sum of what the criterion returns), with the criterion's loss items: a weighted
+        criterion hands back weighted terms, which are not what Ultralytics reports."""
+        loss, items = super().loss(batch, preds)
+        return loss, (items if self.criterion.stock_combination else self.criterion.items)

@@ -1,8 +1,8 @@
 """What a ``--weights`` / ``--cfg`` file is, read before anything is written: its task, its head, or a clear error.
 
 Ultralytics decides a model's task from the file itself; a file that is not a model (random bytes, a dataset yaml,
-a plain dict saved with ``torch.save``) or a model alwa-yolo cannot weight (classification, RT-DETR, open-vocabulary
-heads) would otherwise fail deep inside training, often after a run folder and a first epoch. Each of
+a plain dict saved with ``torch.save``) or a model alwa-yolo cannot weight (classification, open-vocabulary heads)
+would otherwise fail deep inside training, often after a run folder and a first epoch. Each of
 those cases is a :class:`~alwa_yolo.errors.UserError` here that names the file, what it is, and what to pass instead.
 """
 
@@ -24,12 +24,11 @@ SUPPORTED_HEADS = {
     "Pose26": "pose",  # YOLO26-pose
     "OBB": "obb",  # YOLOv8-obb, YOLO11-obb
     "OBB26": "obb",  # YOLO26-obb
+    "RTDETRDecoder": "detect",  # RT-DETR (rtdetr-l / -x / -resnet50 / -resnet101, cfg/models/rtdetr-n.yaml)
 }
 """The heads alwa-yolo trains, by their class name in a model yaml or checkpoint, and their Ultralytics task."""
 
 REFUSED_HEADS = {
-    "RTDETRDecoder": "RT-DETR's transformer decoder is trained with a Hungarian-matching loss (classification, L1, "
-    "GIoU and auxiliary decoder-layer terms) that has no box/cls term pair in the form ALWA weights",
     "WorldDetect": "YOLO-World's open-vocabulary head needs text embeddings and its own trainer",
     "YOLOEDetect": "YOLOE's open-vocabulary head needs prompt embeddings and its own trainer",
     "YOLOESegment": "YOLOE's open-vocabulary head needs prompt embeddings and its own trainer",
@@ -38,8 +37,8 @@ REFUSED_HEADS = {
 
 FIX = (
     "alwa-yolo trains detection, instance-segmentation, pose and oriented-box (OBB) models: pass a YOLOv8 / YOLO11 / "
-    "YOLO26 / YOLOv10 model (e.g. --weights yolov8n.yaml, yolo26n.yaml, yolov8n-seg.yaml, yolo11n-pose.yaml, "
-    "yolo11n-obb.yaml, or a .pt checkpoint of one)."
+    "YOLO26 / YOLOv10 or RT-DETR model (e.g. --weights yolov8n.yaml, yolo26n.yaml, yolov8n-seg.yaml, "
+    "yolo11n-pose.yaml, yolo11n-obb.yaml, rtdetr-l.yaml, or a .pt checkpoint of one)."
 )
 
 

@@ -277,11 +277,12 @@ def main(opt: argparse.Namespace) -> Path:
 def _train(overrides: dict[str, Any], task: str, run_dir) -> Path:
     """Build the trainer and train (the run folder is locked); a failed start removes what it wrote."""
     from alwa_yolo.distributed import launched_rank
-    from alwa_yolo.trainer import TRAINERS
+    from alwa_yolo.model_check import check_model
+    from alwa_yolo.trainer import trainer_for
 
     trainer, started = None, []
     try:
-        trainer = TRAINERS[task](overrides=overrides)
+        trainer = trainer_for(task, check_model(overrides["model"]).head)(overrides=overrides)
         trainer.callbacks["on_train_start"].insert(0, lambda _trainer: started.append(True))  # before any other
         trainer.train()
     except BaseException as e:

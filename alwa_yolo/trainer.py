@@ -37,6 +37,8 @@ from typing import Any
 
 import torch
 from ultralytics.cfg import cfg2dict
+from ultralytics.models.rtdetr.train import RTDETRTrainer
+from ultralytics.models.rtdetr.val import RTDETRValidator
 from ultralytics.models.yolo.detect import DetectionTrainer, DetectionValidator
 from ultralytics.models.yolo.obb import OBBTrainer, OBBValidator
 from ultralytics.models.yolo.pose import PoseTrainer, PoseValidator
@@ -50,7 +52,14 @@ from .data.resolve import resolve_data
 from .distributed import init_cpu_process_group, launched_world_size
 from .errors import UserError
 from .faults import kill_point
-from .model import ALWADetectionModel, ALWAModelMixin, ALWAOBBModel, ALWAPoseModel, ALWASegmentationModel
+from .model import (
+    ALWADetectionModel,
+    ALWAModelMixin,
+    ALWAOBBModel,
+    ALWAPoseModel,
+    ALWARTDETRModel,
+    ALWASegmentationModel,
+)
 from .options import ALWA_DEFAULTS, DEFAULT_CFG, check_options
 from .paths import RUNS
 from .weight_log import WeightLog
@@ -258,13 +267,30 @@ class ALWAOBBTrainer(ALWATrainerMixin, OBBTrainer):
     validator_class = OBBValidator
 
 
+class ALWARTDETRTrainer(ALWATrainerMixin, RTDETRTrainer):
+    """Train an RT-DETR model (``rtdetr-l.yaml``, ``rtdetr-x.yaml``, ``rtdetr-resnet50.yaml``, the small
+    ``cfg/models/rtdetr-n.yaml``) with weighted loss terms; its data pipeline (no rectangular batches) and
+    validator are RT-DETR's own."""
+
+    model_class = ALWARTDETRModel
+    validator_class = RTDETRValidator
+
+
 TRAINERS = {
     "detect": ALWADetectionTrainer,
     "segment": ALWASegmentationTrainer,
     "pose": ALWAPoseTrainer,
     "obb": ALWAOBBTrainer,
 }
-"""Ultralytics task name -> the alwa-yolo trainer for it."""
+"""Ultralytics task name -> the alwa-yolo trainer for it (RT-DETR, a detect model: :func:`trainer_for`)."""
+
+RTDETR_HEAD = "RTDETRDecoder"
+"""The class name of RT-DETR's head, which takes :class:`ALWARTDETRTrainer`."""
+
+
+def trainer_for(task: str, head: str = "") -> type[ALWATrainerMixin]:
+    """The trainer for a model of ``task`` whose last layer is ``head`` (:class:`~alwa_yolo.model_check.ModelInfo`)."""
+    return ALWARTDETRTrainer if head == RTDETR_HEAD else TRAINERS[task]
 
 
 def check_ddp_schedule(args: Any, world_size: int) -> None:
@@ -417,5 +443,7 @@ __all__ = [
     "ALWADetectionTrainer",
     "ALWAOBBTrainer",
     "ALWAPoseTrainer",
+    "ALWARTDETRTrainer",
     "ALWASegmentationTrainer",
+    "trainer_for",
 ]

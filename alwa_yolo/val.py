@@ -177,7 +177,8 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
     need = () if opt.save_json else (opt.task,)
     task, data = check_inputs(opt.weights, opt.data, (opt.task,), need, device=opt.device or "")
-    from alwa_yolo.validator import VALIDATORS
+    from alwa_yolo.model_check import check_model
+    from alwa_yolo.validator import validator_for
 
     args = {
         "model": pt_alias(opt.weights),
@@ -203,7 +204,7 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
     run_dir = planned_run_dir(task=task, **{k: args[k] for k in ("project", "name", "exist_ok", "mode")})
     validator, started = None, []
     try:
-        validator = VALIDATORS[task](args=args, metric=opt.metric)
+        validator = validator_for(task, check_model(opt.weights).head)(args=args, metric=opt.metric)
         validator.callbacks["on_val_start"].insert(0, lambda _validator: started.append(True))  # before any other
         validator()
     except BaseException as e:

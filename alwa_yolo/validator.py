@@ -1,4 +1,4 @@
-"""Ultralytics' detection, segmentation, pose and OBB validators plus the metrics detection papers report.
+"""Ultralytics' detection, segmentation, pose, OBB and RT-DETR validators plus the metrics detection papers report.
 
 - ``metric="voc07"`` / ``"voc12"``: PASCAL VOC AP@0.5 (11-point / all-point) from the same matched detections
   Ultralytics scores, computed in :meth:`ALWADetectionValidator.get_stats` before Ultralytics clears them.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from ultralytics.models.rtdetr.val import RTDETRValidator
 from ultralytics.models.yolo.detect import DetectionValidator
 from ultralytics.models.yolo.obb import OBBValidator
 from ultralytics.models.yolo.pose import PoseValidator
@@ -91,10 +92,20 @@ class ALWAOBBValidator(PaperMetrics, OBBValidator):
     pycocotools_box = False
 
 
+class ALWARTDETRValidator(PaperMetrics, RTDETRValidator):
+    """``RTDETRValidator`` (RT-DETR's query outputs, no NMS) that can add VOC AP@0.5 and pycocotools' box AP."""
+
+
 VALIDATORS = {
     "detect": ALWADetectionValidator,
     "segment": ALWASegmentationValidator,
     "pose": ALWAPoseValidator,
     "obb": ALWAOBBValidator,
 }
-"""Ultralytics task name -> the validator val.py uses for it."""
+"""Ultralytics task name -> the validator val.py uses for it (RT-DETR, a detect model: :func:`validator_for`)."""
+
+
+def validator_for(task: str, head: str = "") -> type:
+    """The validator for a model of ``task`` whose last layer is ``head`` (RT-DETR's ``RTDETRDecoder`` has its
+    own, as in ``RTDETR(best).val()``)."""
+    return ALWARTDETRValidator if head == "RTDETRDecoder" else VALIDATORS[task]

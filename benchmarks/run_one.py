@@ -17,14 +17,14 @@ from timing import attach_iteration_timer
 
 from alwa_yolo.data.resolve import resolve_data
 from alwa_yolo.model_check import check_model
-from alwa_yolo.trainer import TRAINERS
+from alwa_yolo.trainer import trainer_for
 
 
 def main(overrides: dict) -> dict:
     """Train, timing every iteration (forward, backward and optimiser step) with host-side clocks."""
     overrides = {**overrides, "data": str(resolve_data(overrides["data"]))}
-    task = check_model(overrides["model"]).task
-    trainer = TRAINERS[task](overrides=overrides)
+    model = check_model(overrides["model"])
+    trainer = trainer_for(model.task, model.head)(overrides=overrides)
     times = attach_iteration_timer(trainer)
     trace: list[list[float]] = []  # every iteration's loss items (as Ultralytics reports them)
     trainer.add_callback("on_train_batch_end", lambda t: trace.append([float(v) for v in t.loss_items.values()]))
@@ -34,7 +34,7 @@ def main(overrides: dict) -> dict:
     strategy = trainer.weighting
     summary = {
         "config": overrides,
-        "task": task,
+        "task": model.task,
         "mAP50": final["metrics/mAP50(B)"],
         "mAP50-95": final["metrics/mAP50-95(B)"],
         "mask_mAP50-95": final.get("metrics/mAP50-95(M)"),

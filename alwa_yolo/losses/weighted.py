@@ -28,6 +28,7 @@ from ..weighting.fixed import FixedWeighting
 
 TERM_GROUPS = {
     "box_loss": "reg",
+    "giou_loss": "reg",
     "dfl_loss": "reg",
     "l1_loss": "reg",
     "seg_loss": "reg",
@@ -40,7 +41,7 @@ TERM_GROUPS = {
     "obj_loss": "cls",
 }
 """ALWA group of each loss item name: classification C = {cls, obj}, localisation R = {box, dfl, l1, seg, sem, pose,
-kobj, rle, angle}.
+kobj, rle, angle, giou}.
 
 The mask terms are localisation, by what they are rather than by their statistics. Measured on the polygon demo set
 (benchmarks/README.md, "YOLO26n and segmentation"; YOLOv8n-seg, Ultralytics' gains, 3 seeds) the statistics do not
@@ -66,6 +67,7 @@ equally, and decays like them. ``angle`` (YOLO11n-obb on the OBB demo set, 3 see
 
 TERM_GAINS = {
     "box_loss": "box",
+    "giou_loss": "box",
     "dfl_loss": "dfl",
     "l1_loss": "dfl",
     "seg_loss": "box",
@@ -77,7 +79,8 @@ TERM_GAINS = {
     "obj_loss": "obj",
     "kobj_loss": "kobj",
 }
-"""The hyperparameter holding each term's base gain, as the stock criteria apply them."""
+"""The hyperparameter holding each term's base gain, as the stock criteria apply them (RT-DETR's GIoU term is its
+IoU term, gained by ``box``; its L1 term by ``dfl``, as YOLO26's: :mod:`~alwa_yolo.losses.rtdetr`)."""
 
 
 def base_gains(
@@ -109,6 +112,16 @@ def shared_weighting(model: torch.nn.Module) -> LossWeighting | None:
     return getattr(model, "loss_weighting", None)
 
 
+def reference_gains(
+    names: Sequence[str], head_defaults: dict[str, float] | None, reference: dict[str, float] | None
+) -> list[float] | None:
+    """The tuned gain of each term (``alwa-ref``'s reference): the head's own tuned gains where given, Ultralytics'
+    defaults for a head that has no defaults of its own, and none for a head whose defaults are not tuned for it."""
+    if reference is not None:
+        return [float(reference[TERM_GAINS[n]]) for n in names]
+    return None if head_defaults else [float(DEFAULT_CFG_DICT[TERM_GAINS[n]]) for n in names]
+
+
 class WeightedCriterion:
     """Mixin for criteria whose gain-scaled terms are combined by a weighting strategy.
 
@@ -136,12 +149,15 @@ class WeightedCriterion:
         args: Any = None,
         head_defaults: dict[str, float] | None = None,
         shared: LossWeighting | None = None,
+        reference: dict[str, float] | None = None,
     ) -> None:
         """Take the run's strategy (``shared``: the trainer's, which the model carries as ``loss_weighting``), or
         build one for terms ``names`` from the resolved options and base gains when there is none (a criterion
         built outside the trainer, e.g. on the EMA copy or in a test).
 
         ``args`` and ``head_defaults`` give the gains the loss items are reported on (:meth:`report`).
+        ``reference`` is the head's tuned gains, which ``alwa-ref`` trains on: Ultralytics' defaults unless given;
+        none for a head whose ``head_defaults`` were not tuned for it (the anchor head).
         """
         self.options, self.gains = options, gains
         hyp = base_gains({**options, "gains": "hyp"}, args or {}, sorted(gains), head_defaults) if args else gains
@@ -164,7 +180,7 @@ class WeightedCriterion:
             interval=options["alwa_interval"],
             term_names=tuple(names),
             term_gains=[gains[TERM_GAINS[n]] for n in names],
-            reference_gains=None if head_defaults else [float(DEFAULT_CFG_DICT[TERM_GAINS[n]]) for n in names],
+            reference_gains=reference_gains(names, head_defaults, reference),
         ).to(device)
         self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}
 
