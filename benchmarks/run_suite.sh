@@ -5,7 +5,8 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-peers, default-gains); default: all, in that order
+#           default-short, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-peers);
+#           default: all, in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -14,7 +15,7 @@ export YOLO_OFFLINE=1
 PY=${PYTHON:-python}
 R=benchmarks/results
 W="fixed alwa2 alwa2-raw alwa-cal"
-stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb aux gain-finder default}
+stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb aux gain-finder default rtdetr}
 
 for stage in $stages; do
   case $stage in
@@ -159,6 +160,23 @@ for stage in $stages; do
         $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed $peer \
           --out $R/default-pose-yolo11n
       done
+    fi
+    ;;
+  rtdetr|rtdetr-core|rtdetr-gains|rtdetr-peers)  # benchmarks/README "RT-DETR": the small RT-DETR
+    # (cfg/models/rtdetr-n.yaml) from scratch on the demo set, 20 epochs, 3 seeds: fixed (RT-DETR's hard-coded gains),
+    # the default and alwa2 (core); RT-DETR's three gains x1/4 and x4 with fixed (gains: box = GIoU, cls = class,
+    # dfl = L1; the default's result does not depend on them, tested); the peers (peers)
+    T="--data data/shapes.yaml --model cfg/models/rtdetr-n.yaml --epochs 20 --reg-losses ciou --jobs 2 --extra val=False"
+    if [[ $stage == rtdetr || $stage == rtdetr-core ]]; then
+      $PY benchmarks/sweep.py $T --weightings fixed alwa-ref alwa2 --out $R/rtdetr-shapes
+    fi
+    if [[ $stage == rtdetr || $stage == rtdetr-gains ]]; then
+      for key in cls box dfl; do
+        $PY benchmarks/sweep.py $T --weightings fixed --scale $key=0.25,4 --out $R/rtdetr-gains-$key
+      done
+    fi
+    if [[ $stage == rtdetr || $stage == rtdetr-peers ]]; then
+      $PY benchmarks/sweep.py $T --weightings fixed loss-ratio uw-so uw dwa --out $R/rtdetr-shapes
     fi
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:

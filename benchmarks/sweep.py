@@ -49,9 +49,21 @@ def configs(opt: argparse.Namespace) -> list[dict]:
                 for seed in opt.seeds:
                     c = {"weighting": w, "reg_loss": reg, "seed": seed, "gains": "auto" if w == "fixed" else opt.gains}
                     if scale:
-                        c[scale[0]] = DEFAULT_CFG_DICT[scale[0]] * scale[1]
+                        c[scale[0]] = head_gains(opt.model)[scale[0]] * scale[1]
                     grid.append({**c, "_scale": scale})
     return grid
+
+
+def head_gains(model: str) -> dict:
+    """The gains ``--scale`` multiplies: the head's own where it has them (RT-DETR's: box = GIoU 2, cls = class 1,
+    dfl = L1 5), else Ultralytics' defaults."""
+    if "rtdetr" in Path(str(model)).name:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        from alwa_yolo.losses.rtdetr import RTDETR_GAINS
+
+        return {**DEFAULT_CFG_DICT, **RTDETR_GAINS}
+    return DEFAULT_CFG_DICT
 
 
 def run_name(c: dict) -> str:
