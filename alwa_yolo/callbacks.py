@@ -13,7 +13,7 @@ from ultralytics.utils import LOGGER, RANK
 from . import probes
 from .anchor.autoanchor import autoanchor_callback
 from .faults import kill_point
-from .gains import write_run_gains
+from .gain_file import write_run_gains
 from .weight_log import calibrated_gains
 
 

@@ -24,7 +24,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
@@ -34,12 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .cli import parse_extra, repo_path, run_cli
 from .errors import UserError
-from .losses.weighted import TERM_GAINS
-from .preflight import check_writable
+from .files import check_writable
+from .gain_file import hyp_of_terms, hyp_yaml, round_gain
+from .model_check import check_model
+from .options import DEFAULT_CFG, check_value
+from .preflight import check_training
+from .train import build_parser, dest, overrides_from
+from .weighting.calibrated import CalibratedALWA
 
 
 @dataclass
@@ -70,7 +72,7 @@ class GainEstimate:
 
     def summary(self) -> str:
         """One line: the gains with their spread, the cost."""
-        parts = ", ".join(f"{k} {_round(v)} (±{self.spread[k]:.0%})" for k, v in self.gains.items())
+        parts = ", ".join(f"{k} {round_gain(v)} (±{self.spread[k]:.0%})" for k, v in self.gains.items())
         c = self.config
         return (
             f"gains for {Path(str(c.get('model'))).name} on {Path(str(c.get('data'))).name}, box loss "
@@ -90,79 +92,6 @@ class GainEstimate:
         ]
         rtdetr = "giou_loss" in self.terms.values()
         return hyp_yaml(head, self.gains, self.unexpressed, model, data, reg, path, rtdetr)
-
-
-def hyp_yaml(head: list[str], gains: dict, unexpressed: dict, model, data, reg: str, path, rtdetr: bool = False) -> str:
-    """A hyp yaml: ``head`` (comment lines saying where the gains come from), how to train with them in stock
-    Ultralytics and in alwa-yolo, the terms no stock gain can hold, then the gains as keys (three digits)."""
-    reg_flag = "" if rtdetr else f" --reg-loss {reg}"
-    if "obj" in gains:
-        stock = "# stock Ultralytics has no anchor-based head: train it with alwa-yolo (below)"
-    elif rtdetr:
-        stock = ("# stock Ultralytics hard-codes RT-DETR's gains (GIoU 2, class 1, L1 5) and ignores these: train "
-                 "with alwa-yolo (below), which reads box as the GIoU gain and dfl as the L1 gain")  # fmt: skip
-    else:
-        note = "" if reg == "ciou" else "  (stock Ultralytics trains CIoU boxes only)"
-        stock = f"# stock Ultralytics: yolo train model={model} data={data} cfg={path}{note}"
-    lines = [*head, stock,
-             f"# alwa-yolo: python train.py --weights {model} --data {data}{reg_flag} --weighting fixed "
-             f"--hyp {path}"]  # fmt: skip
-    if unexpressed:
-        lines.append(
-            "# not expressible as a stock gain (Ultralytics multiplies these terms by box): "
-            + ", ".join(f"{k} {_round(v)}" for k, v in unexpressed.items())
-        )
-    body = yaml.safe_dump({k: _round(v) for k, v in gains.items()}, sort_keys=False)
-    return "\n".join(lines) + "\n" + body
-
-
-def run_gains(weighting) -> tuple[dict[str, float], dict[str, float]]:
-    """The gains a calibrating strategy ends a run with, by hyperparameter (and the terms no stock gain holds):
-    each term's calibrated gain times its weight at the end. The finder measures the start only; this also holds
-    what the rule did afterwards, which on the anchor head is worth 0.08 mAP50-95 (benchmarks/README.md, "Gain
-    finder"). Empty for a strategy without a calibration (``fixed``, the released rules) or before it finished."""
-    calibration = weighting.calibration()
-    if not calibration:
-        return {}, {}
-    final = {name: g * weighting.weights[name] for name, g in calibration.items()}
-    owner, extra = hyp_of_terms(list(final))
-    return {key: final[name] for key, name in owner.items()}, {name: final[name] for name in extra}
-
-
-def write_run_gains(trainer) -> tuple[Path, dict[str, float]] | None:
-    """Write ``gains.yaml`` into a finished run's folder: :func:`run_gains` as a hyp yaml stock Ultralytics reads
-    (``cfg=``), so one ``alwa-cal`` run hands its gains to trainings that do not use alwa-yolo. Returns the path and
-    the gains; None if the strategy has no calibration."""
-    gains, unexpressed = run_gains(trainer.weighting)
-    if not gains:
-        return None
-    a = trainer.args
-    data = getattr(trainer, "data_given", None) or a.data  # what the user passed, not a generated set's cache copy
-    path = Path(trainer.save_dir) / "gains.yaml"
-    head = [f"# alwa-yolo: the gains {a.weighting} ended this run with (its calibration x its final weights),",
-            f"# {a.model} on {data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
-            "iterations"]  # fmt: skip
-    rtdetr = "giou_loss" in trainer.weighting.names
-    path.write_text(hyp_yaml(head, gains, unexpressed, a.model, data, a.reg_loss, path, rtdetr))
-    return path, gains
-
-
-def _round(x: float) -> float:
-    """Three significant digits: the chunks' spread is rarely below 1 %."""
-    return float(f"{x:.3g}") if x and math.isfinite(x) else x
-
-
-def hyp_of_terms(names: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Which term's gain each hyperparameter gets: the term named after it (``box_loss`` for ``box``), else the one
-    term Ultralytics multiplies by it (``l1_loss`` by ``dfl``); the other terms sharing a hyperparameter (the mask
-    terms, multiplied by ``box``) are returned apart, as no stock gain can hold them."""
-    owner: dict[str, str] = {}
-    for name in names:
-        key = TERM_GAINS[name]
-        if name == f"{key}_loss" or key not in owner:
-            owner[key] = name
-    rest = [n for n in names if n not in owner.values()]
-    return owner, rest
 
 
 def find_gains(
@@ -193,9 +122,7 @@ def find_gains(
     from ultralytics.utils.checks import check_imgsz
     from ultralytics.utils.torch_utils import unwrap_model
 
-    from .model_check import check_model
-    from .trainer import trainer_for
-    from .weighting.calibrated import CalibratedALWA
+    from .trainer import trainer_for  # Ultralytics' trainers: loaded when the finder runs, not for --help
 
     start = time.time()
     info = check_model(overrides["model"])
@@ -260,7 +187,6 @@ FINDER_KEYS = ("data", "weights", "cfg", "imgsz", "batch", "device", "workers", 
 
 def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
     """The finder's command line: train.py's options that shape the losses, and its own."""
-    from .train import build_parser
 
     parser = build_parser(
         prog="python -m alwa_yolo.gains",
@@ -284,9 +210,6 @@ def parse_opt(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(opt: argparse.Namespace) -> GainEstimate:
     """Check everything, find the gains, write the yaml, print the summary."""
-    from .options import check_value
-    from .preflight import check_training
-    from .train import overrides_from
 
     for name, value, top in (("--iterations", opt.iterations, MAX_ITERATIONS), ("--chunks", opt.chunks, MAX_CHUNKS)):
         why = f"{{name}} must be from 2 to {top} (a longer search measures nothing more), got {{value}}"
@@ -321,8 +244,6 @@ def check_out(out: Path, opt: argparse.Namespace) -> None:
     Raises:
         UserError: naming the file, what it is, and what to pass instead.
     """
-    from .options import DEFAULT_CFG
-    from .train import dest
 
     target = out.expanduser().absolute()
     keys = parse_extra(opt.extra, set(DEFAULT_CFG))  # model= / data= / cfg= given as Ultralytics keys count too

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .files import pt_alias
 
 SUPPORTED_HEADS = {
     "Detect": "detect",  # YOLOv8, YOLO11, YOLO26 (end-to-end when the yaml says end2end)
@@ -132,8 +133,6 @@ def _legacy_checkpoint(file: Path, flag: str) -> Any:
     """Load a checkpoint pickled with an older Ultralytics' module paths (8.0's ``ultralytics.yolo.*``) through
     Ultralytics' own loader, which maps them to today's, so whatever stock ``YOLO(path)`` loads is read here too."""
     from ultralytics.nn.tasks import torch_safe_load
-
-    from .preflight import pt_alias
 
     try:
         return torch_safe_load(pt_alias(str(file)))[0]  # its suffix check takes .pt only

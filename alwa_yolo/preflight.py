@@ -8,14 +8,13 @@ command line (:mod:`alwa_yolo.cli`) reports as one paragraph. Nothing here impor
 
 from __future__ import annotations
 
-import atexit
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .data.resolve import check_dataset_task, check_dataset_usable, load_data_yaml, locate_data, resolve_data
 from .errors import UserError
+from .files import pt_alias
+from .model_check import check_model
 
 
 def _what_it_is(path: Path, wanted: str = "a .pt checkpoint or a model yaml") -> str:
@@ -86,66 +85,6 @@ def check_weights(weights: str, flag: str = "--weights", purpose: str = "train")
     )
 
 
-def check_writable(path: str | Path, flag: str, *, folder: bool = True) -> None:
-    """Fail, creating nothing, when ``path`` could not be created or written later.
-
-    Run before any work whose result would go there (a training run, a validation whose summary is wanted, a
-    conversion), so a typo or a read-only disk costs seconds, not the work. The check walks up to the nearest
-    folder that exists: a regular file on the way means the path can never be created; a folder without write
-    permission means it cannot be created now.
-
-    Args:
-        path: the folder (or, with ``folder=False``, the file) that will be written.
-        flag: how the user gave it, named in the message (``--project``, ``--json``, ...).
-        folder: whether ``path`` is a folder (created with its parents) or a file (its parents are created).
-
-    Raises:
-        UserError: naming ``path``, what is in the way, and the fix.
-    """
-    target = Path(path).expanduser().absolute()
-    if target.exists():
-        if folder and not target.is_dir():
-            raise UserError(f"{flag} '{path}' is a file, not a folder. Pass a folder path (it is created if missing).")
-        if not folder and target.is_dir():
-            raise UserError(f"{flag} '{path}' is a folder. Pass a file path, e.g. {target / 'summary.json'}.")
-        if not os.access(target, os.W_OK | (os.X_OK if folder else 0)):
-            raise UserError(f"{flag} '{path}' is not writable (permissions). Pass a path you can write to.")
-        return
-    parent = target.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UserError(
-            f"{flag} '{path}' cannot be created: '{parent}' is a file, not a folder. Pass a path under a folder."
-        )
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(
-            f"{flag} '{path}' cannot be created: '{parent}' is not writable (permissions). Pass a path you can "
-            "write to."
-        )
-
-
-def pt_alias(weights: str) -> str:
-    """A ``.pt`` name for a ``.pth`` checkpoint, which Ultralytics' loaders refuse by its suffix alone.
-
-    The alias is a symbolic link (a hard link or a copy where links are impossible) in a private temporary folder
-    that is removed when the process exits; the checkpoint itself is not touched. Other paths are returned as given.
-    """
-    if Path(weights).suffix.lower() != ".pth":
-        return weights
-    folder = Path(tempfile.mkdtemp(prefix="alwa-yolo-pth-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    source, alias = Path(weights).resolve(), folder / f"{Path(weights).stem}.pt"
-    try:
-        alias.symlink_to(source)
-    except OSError:
-        try:
-            os.link(source, alias)
-        except OSError:
-            shutil.copyfile(source, alias)
-    return str(alias)
-
-
 def check_device(device: Any) -> None:
     """A device this machine has (Ultralytics checks it too, but only after a demo set is generated)."""
     if device is None:
@@ -183,9 +122,6 @@ def check_inputs(
         flag: the flag the model came from, named in errors.
         single_cls: Ultralytics' ``single_cls`` (any class id is then valid).
     """
-    from .data.resolve import check_dataset_task, check_dataset_usable, load_data_yaml, locate_data, resolve_data
-    from .model_check import check_model
-
     task = check_model(model, flag).task
     check_device(device)
     if not data:
@@ -209,7 +145,6 @@ def check_training(overrides: dict[str, Any], flag: str = "--weights") -> str:
         flag: the flag the model came from, named in errors.
     """
     from .losses.rtdetr import REG_LOSS_REFUSAL
-    from .model_check import check_model
 
     if isinstance(overrides.get("pretrained"), str):  # --cfg builds the model, --weights' tensors are transferred
         check_model(overrides["pretrained"], "--weights")

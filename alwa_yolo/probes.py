@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from .distributed import launched_rank
+
 
 def tensor_digest(tensors: dict[str, torch.Tensor], dtype: torch.dtype | None = None) -> str:
     """sha256 over the named tensors' bytes, in name order (``dtype``: floating tensors cast first)."""
@@ -64,7 +66,6 @@ def checkpoint_digests(path: str | Path) -> dict[str, str]:
 
 
 def _rank() -> int:
-    from .distributed import launched_rank
 
     return max(launched_rank(), 0)
 

@@ -32,9 +32,12 @@ from alwa_yolo.cli import (
     repo_path,
     run_cli,
 )
+from alwa_yolo.distributed import launched_rank
 from alwa_yolo.errors import UserError
-from alwa_yolo.options import OPTIONS, SCRIPT_ONLY, TRAIN_OPTIONS, check_options
-from alwa_yolo.preflight import check_weights, check_writable
+from alwa_yolo.files import check_writable
+from alwa_yolo.model_check import check_model, read_checkpoint
+from alwa_yolo.options import DEFAULT_CFG, OPTIONS, SCRIPT_ONLY, TRAIN_OPTIONS, check_options
+from alwa_yolo.preflight import check_training, check_weights
 from alwa_yolo.run_lock import LOCK_NAME, RunLock
 
 RESUME_HONOURED = frozenset(
@@ -107,7 +110,6 @@ def check_resumable(last: Path) -> dict[str, Any]:
         (dict): the training arguments the run was started with (the checkpoint's ``train_args``).
     """
     check_weights(str(last), flag="--resume")
-    from alwa_yolo.model_check import read_checkpoint
 
     ckpt, _ = read_checkpoint(str(last), "--resume")  # what a non-checkpoint is, said clearly (main checks the head)
     args = dict(ckpt.get("train_args") or {}) if isinstance(ckpt, dict) else {}
@@ -125,7 +127,6 @@ def check_resumable(last: Path) -> dict[str, Any]:
 def resume_overrides(last: Path, given_args: dict[str, Any], project_given: bool) -> dict[str, Any]:
     """The trainer's arguments to resume ``last``: the options a resumed run can change, and one warning line
     naming those it cannot (instead of passing them to Ultralytics, whose warning does not say why)."""
-    from alwa_yolo.options import DEFAULT_CFG
 
     saved = check_resumable(last)
     check_writable(saved.get("save_dir") or last.parent.parent, "--resume (the run folder it continues in)")
@@ -185,7 +186,6 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
     place unless ``check_run_folder`` is off, for a command that writes none) runs before the dataset is generated
     or the trainer creates its run folder.
     """
-    from alwa_yolo.options import DEFAULT_CFG
 
     known = set(DEFAULT_CFG)
     flags = given(opt)
@@ -238,14 +238,10 @@ def overrides_from(opt: argparse.Namespace, check_run_folder: bool = True) -> di
 
 def main(opt: argparse.Namespace) -> Path:
     """Train with parsed options and return the run folder."""
-    from alwa_yolo.distributed import launched_rank
-    from alwa_yolo.preflight import check_training
 
     overrides = overrides_from(opt)
     flag = "--resume" if overrides.get("resume") else "--cfg" if opt_has(opt, "cfg") else "--weights"
     if overrides.get("task") is not None:  # before check_training, which may generate the demo set
-        from alwa_yolo.model_check import check_model
-
         task = check_model(overrides["model"], flag).task
         if overrides["task"] != task:
             raise UserError(
@@ -276,9 +272,7 @@ def main(opt: argparse.Namespace) -> Path:
 
 def _train(overrides: dict[str, Any], task: str, run_dir) -> Path:
     """Build the trainer and train (the run folder is locked); a failed start removes what it wrote."""
-    from alwa_yolo.distributed import launched_rank
-    from alwa_yolo.model_check import check_model
-    from alwa_yolo.trainer import trainer_for
+    from alwa_yolo.trainer import trainer_for  # Ultralytics' trainers: loaded to train, not for --help or errors
 
     trainer, started = None, []
     try:

@@ -35,10 +35,12 @@ from alwa_yolo.cli import (
     run_cli,
 )
 from alwa_yolo.errors import UserError
+from alwa_yolo.files import check_writable, pt_alias
+from alwa_yolo.model_check import check_model
 from alwa_yolo.options import check_value, imgsz_check, number_check
 from alwa_yolo.paths import RUNS
-from alwa_yolo.preflight import check_inputs, check_weights, check_writable, pt_alias
-from alwa_yolo.validator import METRICS
+from alwa_yolo.preflight import check_inputs, check_weights
+from alwa_yolo.validator import METRICS, validator_for
 
 CHECKS = {
     "imgsz": ("--img", imgsz_check, "inference size"),
@@ -177,8 +179,6 @@ def main(opt: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"--weights must be a trained .pt checkpoint, got '{opt.weights}'.")
     need = () if opt.save_json else (opt.task,)
     task, data = check_inputs(opt.weights, opt.data, (opt.task,), need, device=opt.device or "")
-    from alwa_yolo.model_check import check_model
-    from alwa_yolo.validator import validator_for
 
     args = {
         "model": pt_alias(opt.weights),

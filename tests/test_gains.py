@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from alwa_yolo.gains import GainEstimate, hyp_of_terms
+from alwa_yolo.gain_file import hyp_of_terms
+from alwa_yolo.gains import GainEstimate
 from helpers import TRAIN_FAST, read_csv, run_script
 
 pytestmark = pytest.mark.slow
@@ -126,7 +127,7 @@ def test_run_gains_are_the_calibration_times_the_final_weights():
     strategy without a calibration, or before it finished."""
     import torch
 
-    from alwa_yolo.gains import run_gains
+    from alwa_yolo.gain_file import run_gains
     from alwa_yolo.weighting import build_weighting
 
     groups, names = ("reg", "cls", "cls"), ("box_loss", "obj_loss", "cls_loss")  # the anchor head

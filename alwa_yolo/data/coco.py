@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from alwa_yolo.errors import ConversionError, InputNotFoundError
+from alwa_yolo.files import check_writable
 
 SPLIT_PREFIX = "instances_"
 
@@ -223,7 +224,6 @@ def convert_coco(src: str | os.PathLike, dst: str | os.PathLike, cls91to80: bool
         ConversionError: malformed JSON (nothing is written then).
         UserError: ``dst`` cannot be written (checked before anything is read).
     """
-    from alwa_yolo.preflight import check_writable
 
     src, dst = Path(src), Path(dst)
     check_writable(dst, "--dst")

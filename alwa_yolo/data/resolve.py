@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
+from ..files import check_writable
 from ..paths import resource
 from .labels import label_files_for, label_task, obb_row_problem
 from .shapes import FLIP_IDX, KPT_SHAPE, ShapesConfig, generate
@@ -173,8 +174,6 @@ def generated_yaml(data: dict[str, Any], file: Path) -> Path:
     digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
     root = cache_dir() / f"{data.get('path') or file.stem}-{digest}"
     if not (root / "data.yaml").exists():
-        from ..preflight import check_writable
-
         try:
             check_writable(cache_dir(), "the demo-set cache folder ($ALWA_YOLO_CACHE, else ~/.cache/alwa_yolo)")
         except UserError as e:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alwa_yolo.errors import ConversionError, InputNotFoundError
+from alwa_yolo.files import check_writable
 
 VOC_CLASSES: tuple[str, ...] = (
     "aeroplane",
@@ -476,7 +477,6 @@ def convert_voc(
         ConversionError: malformed input, unknown class, or no image list found.
         UserError: ``dst`` cannot be written (checked before anything is read).
     """
-    from alwa_yolo.preflight import check_writable
 
     src, dst = Path(src), Path(dst)
     check_writable(dst, "--dst")
