@@ -5,7 +5,8 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-peers);
+#           default-short, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder,
+#           rtdetr-peers);
 #           default: all, in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
@@ -162,10 +163,11 @@ for stage in $stages; do
       done
     fi
     ;;
-  rtdetr|rtdetr-core|rtdetr-gains|rtdetr-peers)  # benchmarks/README "RT-DETR": the small RT-DETR
+  rtdetr|rtdetr-core|rtdetr-gains|rtdetr-finder|rtdetr-peers)  # benchmarks/README "RT-DETR": the small RT-DETR
     # (cfg/models/rtdetr-n.yaml) from scratch on the demo set, 20 epochs, 3 seeds: fixed (RT-DETR's hard-coded gains),
     # the default and alwa2 (core); RT-DETR's three gains x1/4 and x4 with fixed (gains: box = GIoU, cls = class,
-    # dfl = L1; the default's result does not depend on them, tested); the peers (peers)
+    # dfl = L1; the default's result does not depend on them, tested); fixed on the gain finder's gains (finder);
+    # the peers (peers)
     T="--data data/shapes.yaml --model cfg/models/rtdetr-n.yaml --epochs 20 --reg-losses ciou --jobs 2 --extra val=False"
     if [[ $stage == rtdetr || $stage == rtdetr-core ]]; then
       $PY benchmarks/sweep.py $T --weightings fixed alwa-ref alwa2 --out $R/rtdetr-shapes
@@ -174,6 +176,14 @@ for stage in $stages; do
       for key in cls box dfl; do
         $PY benchmarks/sweep.py $T --weightings fixed --scale $key=0.25,4 --out $R/rtdetr-gains-$key
       done
+    fi
+    if [[ $stage == rtdetr || $stage == rtdetr-finder ]]; then
+      mkdir -p $R/rtdetr-finder
+      [ -f $R/rtdetr-finder/gains.yaml ] || $PY -m alwa_yolo.gains --weights cfg/models/rtdetr-n.yaml \
+        --data data/shapes.yaml --out $R/rtdetr-finder/gains.yaml
+      found=$($PY -c "import yaml, sys; print(' '.join(f'{k}={v}' for k, v in yaml.safe_load(open(sys.argv[1])).items()))" \
+        $R/rtdetr-finder/gains.yaml)
+      $PY benchmarks/sweep.py ${T/val=False/val=False $found} --weightings fixed --out $R/rtdetr-finder
     fi
     if [[ $stage == rtdetr || $stage == rtdetr-peers ]]; then
       $PY benchmarks/sweep.py $T --weightings fixed loss-ratio uw-so uw dwa --out $R/rtdetr-shapes
