@@ -633,7 +633,8 @@ def resume_one(plan: Plan, work: Path, data: str, name: str) -> tuple[str, str]:
     """One strategy's interrupted run and its resume; returns (status, detail)."""
     from ultralytics.utils.patches import torch_load
 
-    from alwa_yolo.trainer import STATE_KEY, ALWADetectionTrainer
+    from alwa_yolo.checkpoints import STATE_KEY
+    from alwa_yolo.trainer import ALWADetectionTrainer
 
     args = {
         **base_overrides(plan, work, data, f"resume-{name}"),
