@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .weighting import LossWeighting, WeightUpdate
-from .weighting.base import csv_columns, unit_name
+from .weighting.updates import csv_columns, unit_name
 
 COLOURS = {"cls": "tab:orange", "reg": "tab:blue"}
 """The two groups' colours; a strategy logged per term takes the next colours of matplotlib's cycle."""

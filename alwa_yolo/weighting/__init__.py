@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from .alwa import ALWA, ALWA1, ALWA2Raw
-from .base import GROUPS, LossWeighting, WeightUpdate
+from .base import GROUPS, LossWeighting
 from .calibrated import CalibratedALWA
 from .calibrated_aux import AuxiliaryRatioALWA
 from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
+from .updates import WeightUpdate
 from .uw import UncertaintyWeighting
 from .uw_so import SoftOptimalUncertaintyWeighting
 from .window import RunningWindow, WindowedWeighting

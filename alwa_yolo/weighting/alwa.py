@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import WeightUpdate, usable
+from .base import usable
+from .updates import WeightUpdate
 from .window import WindowedWeighting
 
 

@@ -1,4 +1,5 @@
-"""The interface every loss-weighting strategy implements, and the record of one weight update.
+"""The interface every loss-weighting strategy implements (the record of an update: :mod:`.updates`; the DDP
+collectives: :mod:`.collectives`).
 
 A strategy sees, every training iteration, a *named vector*: the gain-scaled loss terms ``g_k * L_k`` of the
 criterion, in its order, with a name (``box_loss``, ``cls_loss``, ...) and an ALWA group (``"cls"`` for
@@ -19,85 +20,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.distributed as dist
+
+from .collectives import all_reduce_mean
+from .updates import WeightUpdate, unit_name
 
 GROUPS = ("cls", "reg")
 """The two ALWA groups: classification-like terms (cls, obj) and localisation terms (box, dfl, l1, seg)."""
-
-
-def unit_name(term: str) -> str:
-    """The log name of a term: ``box_loss`` -> ``box`` (the columns read ``w_box``, like Ultralytics' gain names)."""
-    return term.removesuffix("_loss")
-
-
-@dataclass(frozen=True)
-class WeightUpdate:
-    """One weight update, as written to ``alwa.csv``: one value per logged unit (group or term) for each field.
-
-    Attributes:
-        iteration: training iterations seen when the update happened (1-based, counts every training loss call).
-        stats: per unit, the statistic the strategy's rule compared (NaN for strategies whose rule compares no window
-            statistic, e.g. DWA).
-        weights: per unit, the weight after the update.
-        means: per unit, the mean loss over the period the update looked at (a window, an epoch), as the strategy
-            observed it (the released ALWA rules observe weighted losses, every other strategy the gain-scaled,
-            unweighted ones).
-        skipped: the period's statistics were unusable (zero, NaN, too few values) and the weights were left alone.
-        epoch: the training epoch (1-based) in which the update happened.
-    """
-
-    iteration: int
-    stats: dict[str, float] = field(default_factory=dict)
-    weights: dict[str, float] = field(default_factory=dict)
-    means: dict[str, float] = field(default_factory=dict)
-    skipped: bool = False
-    epoch: int = 0
-
-    # The two-group fields of an update logged per group (every released rule's), as ALWA's formulas name them.
-    stat_cls = property(lambda self: self.stats["cls"])
-    stat_reg = property(lambda self: self.stats["reg"])
-    w_cls = property(lambda self: self.weights["cls"])
-    w_reg = property(lambda self: self.weights["reg"])
-    mean_cls = property(lambda self: self.means["cls"])
-    mean_reg = property(lambda self: self.means["reg"])
-
-    def row(self) -> dict[str, Any]:
-        """The flat ``alwa.csv`` row, ``{iteration, epoch, stat_<unit>..., w_<unit>..., mean_<unit>..., skipped}``
-        (also how checkpoints keep the history: a checkpoint of alwa-yolo 0.1 holds the same keys)."""
-        return {
-            "iteration": self.iteration,
-            "epoch": self.epoch,
-            **{f"stat_{u}": v for u, v in self.stats.items()},
-            **{f"w_{u}": v for u, v in self.weights.items()},
-            **{f"mean_{u}": v for u, v in self.means.items()},
-            "skipped": self.skipped,
-        }
-
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any], units: Sequence[str]) -> WeightUpdate:
-        """Inverse of :meth:`row` for the strategy's ``units``."""
-
-        def values(prefix: str) -> dict[str, float]:
-            return {u: float(row[f"{prefix}_{u}"]) for u in units}
-
-        return cls(
-            int(row["iteration"]),
-            values("stat"),
-            values("w"),
-            values("mean"),
-            skipped=bool(row.get("skipped", False)),
-            epoch=int(row.get("epoch", 0)),
-        )
-
-
-def csv_columns(units: Sequence[str]) -> tuple[str, ...]:
-    """``alwa.csv``'s header for these units: the statistic each unit's rule compared, the weights after the update,
-    the means over the period the update looked at, and whether the period was unusable (weights left alone)."""
-    return ("iteration", "epoch", *(f"{k}_{u}" for k in ("stat", "w", "mean") for u in units), "skipped")
 
 
 def usable(n: float, s_cls: float, s_reg: float) -> bool:
@@ -109,20 +40,6 @@ def usable(n: float, s_cls: float, s_reg: float) -> bool:
     skipped. (``S_cls = 0`` is harmless: classification is perfectly steady and the rules leave or restore it at 1.)
     """
     return n >= 2 and math.isfinite(s_cls) and math.isfinite(s_reg) and s_reg > 0
-
-
-def distributed() -> bool:
-    """True inside a DDP process group with more than one rank."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def all_reduce_mean(x: torch.Tensor) -> torch.Tensor:
-    """Average a tensor over DDP ranks (identity without a process group), so every rank holds the same state."""
-    if distributed():
-        x = x.clone()
-        dist.all_reduce(x)
-        x /= dist.get_world_size()
-    return x
 
 
 class LossWeighting:

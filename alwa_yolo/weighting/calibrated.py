@@ -46,7 +46,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .base import WeightUpdate, distributed, usable
+from .base import usable
+from .collectives import distributed
+from .updates import WeightUpdate
 from .window import WindowedWeighting
 
 CALIBRATION = 16

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .base import LossWeighting, all_reduce_mean
+from .base import LossWeighting
+from .collectives import all_reduce_mean
 
 
 class PerIterationWeighting(LossWeighting):

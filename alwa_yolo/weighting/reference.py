@@ -32,8 +32,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .base import distributed
 from .calibrated import CalibratedALWA
+from .collectives import distributed
 
 
 class ReferenceALWA(CalibratedALWA):

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .base import GROUPS, LossWeighting, all_reduce_mean, distributed
+from .base import GROUPS, LossWeighting
+from .collectives import all_reduce_mean, distributed
 
 
 class UncertaintyWeighting(LossWeighting):

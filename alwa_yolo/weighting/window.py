@@ -13,7 +13,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .base import LossWeighting, distributed
+from .base import LossWeighting
+from .collectives import distributed
 
 
 class RunningWindow:
