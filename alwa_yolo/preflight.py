@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .data.resolve import check_dataset_task, check_dataset_usable, load_data_yaml, locate_data, resolve_data
+from .data.checks import check_dataset_task, check_dataset_usable
+from .data.resolve import load_data_yaml, locate_data, resolve_data
 from .errors import UserError
 from .files import pt_alias
 from .model_check import check_model

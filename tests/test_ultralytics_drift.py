@@ -1,7 +1,7 @@
 """The few places where alwa-yolo mirrors a piece of Ultralytics that it cannot call: each test fails when
 Ultralytics' original changes, so the mirror is revisited instead of silently drifting.
 
-- ``data.resolve.image_files`` mirrors ``BaseDataset.get_img_files`` (which also samples image read speeds and
+- ``data.checks.image_files`` mirrors ``BaseDataset.get_img_files`` (which also samples image read speeds and
   logs, so the read-only pre-check does not call it): compared by behaviour.
 - ``data.resolve.dataset_root`` mirrors the root resolution inside ``check_det_dataset`` (no function of its own):
   compared by behaviour.
@@ -29,7 +29,7 @@ def _source_lines(fn) -> set[str]:
 def test_image_files_finds_what_ultralytics_finds(tmp_path):
     from ultralytics.data.base import BaseDataset
 
-    from alwa_yolo.data.resolve import image_files
+    from alwa_yolo.data.checks import image_files
 
     (tmp_path / "imgs" / "sub").mkdir(parents=True)
     for name in ("a.jpg", "b.PNG", "sub/c.webp", "notes.txt", "d.tar.gz", "sub/e.jpeg"):
