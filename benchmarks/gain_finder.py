@@ -90,7 +90,7 @@ def finder(data: str, model: str, reg: str, imgsz: int, batch: int, seed: int, i
            auxiliary: str = "calibrate") -> dict:  # fmt: skip
     """One finder run in-process (the same function the command calls), as a JSON-able dict."""
     from alwa_yolo.data.resolve import resolve_data
-    from alwa_yolo.gains import find_gains
+    from alwa_yolo.gain_finder import find_gains
 
     overrides = {"model": model, "data": str(resolve_data(data)), "reg_loss": reg, "imgsz": imgsz, "batch": batch,
                  "device": "cpu", "workers": 0, "seed": seed}  # fmt: skip

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from alwa_yolo.gain_file import hyp_of_terms
-from alwa_yolo.gains import GainEstimate
+from alwa_yolo.gain_finder import GainEstimate
 from helpers import TRAIN_FAST, read_csv, run_script
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_agrees_with_alwa_cal_within_its_spread(tiny_data, tmp_path):
     """With the model held still (a vanishing learning rate), alwa-cal's calibration in a real run and the finder's
     estimate are two samples of the same quantity: they differ by no more than 3 of the finder's standard
     deviations (plus 1 % for the rounding of the yaml's three digits)."""
-    from alwa_yolo.gains import find_gains
+    from alwa_yolo.gain_finder import find_gains
     from alwa_yolo.trainer import ALWADetectionTrainer
 
     still = {"lr0": 1e-12, "warmup_bias_lr": 0.0, "momentum": 0.0}
@@ -110,7 +110,7 @@ def test_agrees_with_alwa_cal_within_its_spread(tiny_data, tmp_path):
 def test_mis_set_gains_give_the_same_yaml(tiny_data):
     """The finder divides the base gains out, so a user whose gains are off (the robustness study's x1/4, x4) gets
     the yaml a user with Ultralytics' gains gets: why the value table needs no row of its own for them."""
-    from alwa_yolo.gains import find_gains
+    from alwa_yolo.gain_finder import find_gains
 
     base = {"model": "yolov8n.yaml", "data": str(tiny_data), "imgsz": 64, "batch": 4, "device": "cpu",
             "workers": 0, "seed": 0}  # fmt: skip

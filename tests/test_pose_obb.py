@@ -231,7 +231,7 @@ def test_the_strategy_sees_the_groups_the_seam_decides(weights, groups):
 def test_the_gain_finder_keeps_auxiliary_terms_at_their_ratio_when_asked(data, task):
     """``--auxiliary ratio`` runs alwa-cal-aux's calibration: kobj (pose) / angle (OBB) at Ultralytics' ratio to box
     in every chunk; the default calibrates them to the others' size, as alwa-cal does."""
-    from alwa_yolo.gains import find_gains
+    from alwa_yolo.gain_finder import find_gains
 
     weights, key = {"pose": ("yolo11n-pose.yaml", "kobj"), "obb": ("yolo11n-obb.yaml", "angle")}[task]
     base = {"model": weights, "data": str(data[task]), "imgsz": 64, "batch": 4, "device": "cpu", "workers": 0}
