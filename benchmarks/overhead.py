@@ -1,11 +1,13 @@
-"""Per-iteration cost of the ALWA trainer against stock Ultralytics' DetectionTrainer, interleaved in one process.
+"""Per-iteration cost of the ALWA trainer against stock Ultralytics' trainer, interleaved in one process.
 
 All train the same model on the same data with the same torch thread count (Ultralytics'; alwa-yolo's own use of
 every core is measured separately by ``cpu_threads.py``); rounds alternate stock / alwa2 / alwa-cal so machine load
 drifts hit all alike. Each iteration (forward, loss, backward, optimiser step) is timed between
-``on_train_batch_start`` and ``on_train_batch_end``; the first round's iterations are dropped as warm-up.
+``on_train_batch_start`` and ``on_train_batch_end``; the first round's iterations are dropped as warm-up. An
+RT-DETR model is compared with stock ``RTDETRTrainer``.
 
 Usage: python benchmarks/overhead.py --rounds 4 --epochs 2
+       python benchmarks/overhead.py --model cfg/models/rtdetr-n.yaml --weightings alwa2 alwa-ref --rounds 3 --epochs 1
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 from timing import attach_iteration_timer
+from ultralytics.models.rtdetr.train import RTDETRTrainer
 from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.utils import NUM_THREADS
 
 from alwa_yolo.data.resolve import resolve_data
-from alwa_yolo.trainer import ALWADetectionTrainer
+from alwa_yolo.model_check import check_model
+from alwa_yolo.trainer import trainer_for
 
 
 def timed_run(trainer_cls, overrides: dict) -> list[float]:
@@ -46,6 +50,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--img", type=int, default=128)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--weightings", nargs="+", default=["alwa2", "alwa-cal"], help="strategies timed against stock")
     parser.add_argument("--out", default="benchmarks/results/overhead", help="folder for overhead.md")
     opt = parser.parse_args(argv)
     os.environ["ALWA_YOLO_CPU_THREADS"] = str(NUM_THREADS)  # the stock trainer's count: compare the weighting alone
@@ -65,11 +70,10 @@ def main(argv=None) -> None:
         val=False,
         seed=0,
     )
-    configs = (
-        ("stock", DetectionTrainer, {}),
-        ("alwa2", ALWADetectionTrainer, {"weighting": "alwa2"}),
-        ("alwa-cal", ALWADetectionTrainer, {"weighting": "alwa-cal"}),
-    )
+    info = check_model(opt.model)
+    stock = RTDETRTrainer if info.head == "RTDETRDecoder" else DetectionTrainer
+    ours = trainer_for(info.task, info.head)
+    configs = (("stock", stock, {}), *((w, ours, {"weighting": w}) for w in opt.weightings))
     samples: dict[str, list[float]] = {name: [] for name, _, _ in configs}
     for r in range(opt.rounds):
         for name, cls, extra in configs:
