@@ -51,7 +51,6 @@ def substitute(argv: list[str], data: str) -> list[str]:
 def test_each_readme_command_passes_its_checks(index, tiny_yaml, tmp_path, monkeypatch):
     import train
     import val
-
     from alwa_yolo import gains
     from alwa_yolo.preflight import check_training
 
