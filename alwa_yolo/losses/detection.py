@@ -94,6 +94,16 @@ class BaseGains:
         """(gain-scaled terms without the batch-size factor, loss items), for a criterion that combines them."""
         return self.get_assigned_targets_and_loss(preds, batch)[1:]
 
+    last_terms: torch.Tensor | None = None
+    """The gain-scaled terms (no batch-size factor, detached) of the last stock ``loss()`` call: what an end-to-end
+    head's ``fixed`` lets its strategy observe, while stock ``E2ELoss`` computes the loss."""
+
+    def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
+        """The stock ``loss()``, its terms kept as :attr:`last_terms`."""
+        result = super().loss(preds, batch)
+        self.last_terms = result[0].detach() / preds["boxes"].shape[0]
+        return result
+
 
 class StockLossTerms(BaseGains):
     """Base gains, and terms read from a stock criterion whose ``loss()`` multiplies them by the batch size itself

@@ -8,9 +8,9 @@ epoch by the trainer, untouched here).
 :class:`ALWAE2ELoss` gives both branches the run's base gains and box term and hands the strategy one vector: both
 branches' terms, each *after* the o2m / o2o mix, so a rule compares the statistics of what the optimiser actually
 sees. The classification group is both branches' class terms, the localisation group both branches' box, DFL (or
-YOLO26's L1) and mask terms. The loss items are the one-to-one branch's, as Ultralytics reports them. Under
-``fixed`` stock ``E2ELoss`` runs as it is (bit-identical to Ultralytics) and the strategy sees nothing, so such a
-run's ``alwa.csv`` has no rows and no ``alwa.png`` is drawn.
+YOLO26's L1) and mask terms. The loss items are the one-to-one branch's, as Ultralytics reports them. Under ``fixed``
+stock ``E2ELoss`` runs as it is (bit-identical to Ultralytics) and the strategy then observes the same mixed
+terms, as on every other head, so ``alwa.png`` shows the run's losses.
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
 
     def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""
-        if self.stock_combination:
-            return E2ELoss.__call__(self, preds, batch)  # fixed: bit-identical to stock
+        if self.stock_combination:  # fixed: stock E2ELoss, bit-identical; the strategy observes the mixed terms
+            result = E2ELoss.__call__(self, preds, batch)
+            many, one = self.one2many.last_terms, self.one2one.last_terms
+            self.weighting(torch.cat((many * self.o2m, one * self.o2o)), training=torch.is_grad_enabled())
+            return result
         preds = self.one2many.parse_output(preds)
         many, _ = self.one2many.terms(preds["one2many"], batch)
         one, items = self.one2one.terms(preds["one2one"], batch)
