@@ -17,6 +17,8 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ["YOLO_CONFIG_DIR"] = str(_TMP / "ultralytics-config")
 os.environ.setdefault("ALWA_YOLO_CACHE", str(_TMP / "cache"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # a worker per core: one torch thread each, so they do not oversubscribe
+    os.environ.setdefault("ALWA_YOLO_CPU_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
