@@ -4,7 +4,6 @@ and val.py reports what ``YOLO(best).val()`` reports."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -12,7 +11,7 @@ import torch
 
 from alwa_yolo.losses.weighted import TERM_GAINS, TERM_GROUPS
 from alwa_yolo.weighting import WEIGHTINGS
-from helpers import ROOT, TRAIN_FAST, read_csv, run_script
+from helpers import ROOT, TRAIN_FAST, read_csv, run_script, val_py_and_stock
 
 MODELS = {"pose": ("yolo11n-pose.yaml", "yolo26n-pose.yaml"), "obb": ("yolo11n-obb.yaml", "yolo26n-obb.yaml")}
 
@@ -127,17 +126,7 @@ def test_train_py_trains_resumes_and_val_py_reports_ultralytics_numbers(
     best = run / "weights" / "best.pt"
     assert loads_in_stock(best, tmp_path) == {"pose": "PoseModel pose", "obb": "OBBModel obb"}[task]
 
-    out = tmp_path / "val.json"
-    p = run_script("val.py", "--data", str(data_yaml), "--weights", str(best), "--img", "64", "--json", str(out),
-                   "--device", "cpu", "--project", str(tmp_path), "--no-plots")  # fmt: skip
-    assert p.returncode == 0, p.stderr[-3000:]
-    ours = json.loads(out.read_text())
-    from ultralytics import YOLO
-
-    from alwa_yolo.data.resolve import resolve_data
-
-    stock = YOLO(str(best)).val(data=str(resolve_data(data_yaml)), imgsz=64, device="cpu", plots=False,
-                                project=str(tmp_path), name="stock")  # fmt: skip
+    ours, stock = val_py_and_stock(data_yaml, best, tmp_path)
     assert ours["mAP50-95"] == pytest.approx(stock.box.map, abs=1e-9)
     assert ours["mAP50"] == pytest.approx(stock.box.map50, abs=1e-9)
     if task == "pose":

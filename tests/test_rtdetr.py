@@ -4,14 +4,12 @@ what ``RTDETR(best).val()`` reports, and what it cannot honour is refused."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from alwa_yolo.losses.weighted import TERM_GAINS, TERM_GROUPS
 from alwa_yolo.weighting import WEIGHTINGS
-from helpers import ROOT, TRAIN_FAST, read_csv, run_script
+from helpers import ROOT, TRAIN_FAST, read_csv, run_script, val_py_and_stock
 
 SMALL = str(ROOT / "cfg" / "models" / "rtdetr-n.yaml")
 
@@ -181,16 +179,6 @@ def test_train_py_trains_resumes_and_val_py_reports_ultralytics_numbers(tiny_yam
     p = run_script("-c", code, cwd=tmp_path)
     assert p.returncode == 0 and "OK RTDETRDetectionModel" in p.stdout, p.stderr[-3000:]
 
-    out = tmp_path / "val.json"
-    p = run_script("val.py", "--data", str(tiny_yaml), "--weights", str(best), "--img", "64", "--json", str(out),
-                   "--device", "cpu", "--project", str(tmp_path), "--no-plots")  # fmt: skip
-    assert p.returncode == 0, p.stderr[-3000:]
-    ours = json.loads(out.read_text())
-    from ultralytics import RTDETR
-
-    from alwa_yolo.data.resolve import resolve_data
-
-    stock = RTDETR(str(best)).val(data=str(resolve_data(tiny_yaml)), imgsz=64, device="cpu", plots=False,
-                                  project=str(tmp_path), name="stock")  # fmt: skip
+    ours, stock = val_py_and_stock(tiny_yaml, best, tmp_path, "RTDETR")
     assert ours["mAP50-95"] == pytest.approx(stock.box.map, abs=1e-9)
     assert ours["mAP50"] == pytest.approx(stock.box.map50, abs=1e-9)
