@@ -52,7 +52,7 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
         if self.stock_combination:  # fixed: stock E2ELoss, bit-identical; the strategy observes the mixed terms
             result = E2ELoss.__call__(self, preds, batch)
             many, one = self.one2many.last_terms, self.one2one.last_terms
-            self.weighting(torch.cat((many * self.o2m, one * self.o2o)), training=torch.is_grad_enabled())
+            self.observe_stock(torch.cat((many * self.o2m, one * self.o2o)))
             return result
         preds = self.one2many.parse_output(preds)
         many, _ = self.one2many.terms(preds["one2many"], batch)

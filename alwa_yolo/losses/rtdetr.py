@@ -96,7 +96,7 @@ class ALWARTDETRLoss(WeightedCriterion, RTDETRDetectionLoss):
         terms = torch.stack([sum(v for k, v in losses.items() if k.startswith(KINDS[n])) for n in LOSS_NAMES])
         self.items = self.report({n: losses[KINDS[n]].detach() for n in LOSS_NAMES})
         if self.stock_combination:
-            self.weighting(terms.detach(), training=torch.is_grad_enabled())  # observed, for alwa.csv
+            self.observe_stock(terms)
             return losses
         weighted = self.combine(terms, 1)  # the model sums the dict without a batch-size factor
         return {KINDS[n]: w for n, w in zip(LOSS_NAMES, weighted)}

@@ -189,11 +189,16 @@ class WeightedCriterion:
         """True for ``fixed``: the criterion then returns exactly what its stock counterpart computes."""
         return type(self.weighting) is FixedWeighting
 
+    def observe_stock(self, terms: torch.Tensor) -> None:
+        """``fixed``'s path where the stock criterion computes the loss itself (for bit-identity: the same arithmetic
+        in the same order): the strategy sees the gain-scaled terms without the batch-size factor afterwards, so
+        ``alwa.csv`` / ``alwa.png`` log them as on every other head. Validation is not observed."""
+        self.weighting(terms.detach(), training=torch.is_grad_enabled())
+
     def stock(self, result: tuple[torch.Tensor, dict], batch_size: int) -> tuple[torch.Tensor, dict]:
         """``fixed``'s path for criteria whose stock ``loss()`` multiplies by the batch size itself: return the stock
-        result untouched (dividing the terms out and back is not exact in floating point), after letting the
-        strategy observe the terms, so ``alwa.csv`` / ``alwa.png`` log them as for every other criterion."""
-        self.weighting(result[0].detach() / batch_size, training=torch.is_grad_enabled())
+        result untouched (dividing the terms out and back is not exact in floating point), observed."""
+        self.observe_stock(result[0] / batch_size)
         return result
 
     def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
