@@ -182,3 +182,27 @@ def test_train_py_trains_resumes_and_val_py_reports_ultralytics_numbers(tiny_yam
     ours, stock = val_py_and_stock(tiny_yaml, best, tmp_path, "RTDETR")
     assert ours["mAP50-95"] == pytest.approx(stock.box.map, abs=1e-9)
     assert ours["mAP50"] == pytest.approx(stock.box.map50, abs=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cfg", ["rtdetr-l.yaml", "rtdetr-x.yaml", "rtdetr-resnet50.yaml"])
+def test_ultralytics_rtdetr_models_compute_a_weighted_loss(cfg):
+    """The RT-DETR yamls Ultralytics ships pass the model check and train through the same criterion."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    from alwa_yolo.model import ALWARTDETRModel
+    from alwa_yolo.model_check import check_model
+    from alwa_yolo.trainer import ALWARTDETRTrainer, trainer_for
+
+    info = check_model(cfg)
+    assert (info.task, info.head) == ("detect", "RTDETRDecoder") and trainer_for(
+        info.task, info.head
+    ) is ALWARTDETRTrainer
+    torch.manual_seed(0)
+    model = ALWARTDETRModel(cfg, nc=3, verbose=False).train()
+    model.nc, model.args = 3, {**DEFAULT_CFG_DICT, "weighting": "alwa-ref"}
+    _, batch = model_and_batch({})
+    loss, items = model.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and set(items) == {"giou_loss", "cls_loss", "l1_loss"}
+    assert model.criterion.weighting.iteration == 1
