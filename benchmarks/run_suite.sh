@@ -6,8 +6,7 @@
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
 #           default-short, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder,
-#           rtdetr-peers);
-#           default: all, in that order
+#           rtdetr-peers) reproduce-0.4; default: all but reproduce-0.4, in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -188,6 +187,30 @@ for stage in $stages; do
     if [[ $stage == rtdetr || $stage == rtdetr-peers ]]; then
       $PY benchmarks/sweep.py $T --weightings fixed loss-ratio uw-so uw dwa --out $R/rtdetr-shapes
     fi
+    ;;
+  reproduce-0.4)  # the 0.4 structure (layers, module splits, one observe path for fixed) changes no number: the
+    # default stage's seed-0 runs (made before it, this machine) and alwa2 from a worktree of the commit before it
+    # (REPRO_BEFORE, default f9e2f73), against the same runs of this checkout
+    D="--epochs 20 --reg-losses ciou --seeds 0 --jobs 2 --extra val=False"
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed alwa-ref alwa2 \
+      --out $R/reproduce-0.4/shapes
+    $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed alwa-ref \
+      --out $R/reproduce-0.4/pose-yolo11n
+    $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed alwa-ref \
+      --out $R/reproduce-0.4/obb-yolo11n
+    before=$(mktemp -d)/before && git worktree add -f --detach "$before" "${REPRO_BEFORE:-f9e2f73}"
+    (cd "$before" && $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings alwa2 \
+      --out "$OLDPWD/$R/reproduce-0.4/before-shapes")
+    git worktree remove --force "$before"
+    pairs=""
+    for w in fixed alwa-ref; do
+      pairs+=" --pair default-shapes reproduce-0.4/shapes $w-auto-ciou-s0"
+      pairs+=" --pair default-pose-yolo11n reproduce-0.4/pose-yolo11n $w-auto-ciou-s0"
+      pairs+=" --pair default-obb-yolo11n reproduce-0.4/obb-yolo11n $w-auto-ciou-s0"
+    done
+    $PY benchmarks/reproduce_table.py --out $R/reproduce-0.4 $pairs \
+      --pair reproduce-0.4/before-shapes reproduce-0.4/shapes alwa2-auto-ciou-s0 \
+      --title "The 0.4 structure changes against the code before them (${REPRO_BEFORE:-f9e2f73}), seed 0, 20 epochs."
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:
     # YOLO26n's l1 term, demo set, 20 epochs (the families stage's configuration, fixed and alwa-cal re-run beside it);
