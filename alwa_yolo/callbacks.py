@@ -15,16 +15,19 @@ from .anchor.autoanchor import autoanchor_callback
 from .faults import kill_point
 from .gain_file import write_run_gains
 from .weight_log import calibrated_gains
+from .weighting.updates import unit_name
 
 
 def on_train_start(trainer: Any) -> None:
     """Start (or, on resume, rewrite from the checkpoint's history) ``alwa.csv`` and say what is weighting."""
     if RANK in {-1, 0}:
         trainer.weight_log.start(trainer.weighting, resumed=bool(trainer.resume))
-        opts = trainer.weighting_options
+        opts, w = trainer.weighting_options, trainer.weighting
+        gains = ", ".join(f"{unit_name(n)} {g:g}" for n, g in w.base_gains.items())
+        box = "RT-DETR's L1 + GIoU" if "giou_loss" in w.names else opts["reg_loss"]
         LOGGER.info(
-            f"Loss weighting: {opts['weighting']} (interval {opts['alwa_interval']}, {opts['gains']} base gains, "
-            f"reg loss {opts['reg_loss']}); weights log: {trainer.weight_log.csv_path}"
+            f"Loss weighting: {opts['weighting']} (interval {opts['alwa_interval']}, base gains {gains} "
+            f"({opts['gains']}), box loss {box}); weights log: {trainer.weight_log.csv_path}"
         )
         if opts["weighting"] == "alwa-cal" and trainer.args.task in MEASURED_LOSSES:
             LOGGER.warning(MEASURED_LOSSES[trainer.args.task])

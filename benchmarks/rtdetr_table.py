@@ -63,7 +63,7 @@ def compare(runs_: dict[int, dict], base: dict[int, dict]) -> tuple[str, str]:
     b = np.array([base[k][METRIC] for k in seeds])
     call = verdict(d, b.std(ddof=1) if len(b) > 1 else 0.0)
     call = f"**{call}**" if call != "level" else call
-    n = f" ({len(seeds)} seeds)" if len(seeds) < 3 else ""
+    n = f" ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})" if len(seeds) < 3 else ""
     sd = v.std(ddof=1) if len(v) > 1 else 0.0
     per = " ".join(f"{x:+.3f}" for x in d)
     return f"{v.mean():.3f} ± {sd:.3f}", f"{d.mean():+.3f} {call}{n} ({per})"
