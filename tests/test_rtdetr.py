@@ -152,7 +152,7 @@ def test_every_strategy_trains(tiny_data, tmp_path):
 @pytest.mark.slow
 def test_train_py_trains_resumes_and_val_py_reports_ultralytics_numbers(tiny_yaml, tmp_path):
     """train.py killed in epoch 2 (SIGKILL), resumed to the end with the weighting state; the checkpoint loads in
-    stock ``RTDETR``; val.py's JSON equals ``RTDETR(best).val()``."""
+    stock ``RTDETR``; val.py's JSON equals ``RTDETR(best).val()``; train.py fine-tunes from it."""
     flags = ("--data", str(tiny_yaml), "--weights", "cfg/models/rtdetr-n.yaml", "--epochs", "3", "--img", "64",
              "--batch-size", "8", "--weighting", "alwa2", "--alwa-interval", "3", "--project", str(tmp_path),
              "--name", "r", *TRAIN_FAST)  # fmt: skip
@@ -182,6 +182,13 @@ def test_train_py_trains_resumes_and_val_py_reports_ultralytics_numbers(tiny_yam
     ours, stock = val_py_and_stock(tiny_yaml, best, tmp_path, "RTDETR")
     assert ours["mAP50-95"] == pytest.approx(stock.box.map, abs=1e-9)
     assert ours["mAP50"] == pytest.approx(stock.box.map50, abs=1e-9)
+
+    # a fine-tune from the RT-DETR checkpoint: its own trainer, a fresh weighting state, the default strategy
+    p = run_script("train.py", "--data", str(tiny_yaml), "--weights", str(best), "--epochs", "1", "--img", "64",
+                   "--batch-size", "8", "--project", str(tmp_path), "--name", "ft", *TRAIN_FAST)  # fmt: skip
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "Loss weighting: alwa-ref" in p.stdout + p.stderr and "RT-DETR's L1 + GIoU" in p.stdout + p.stderr
+    assert (tmp_path / "ft" / "weights" / "best.pt").is_file()
 
 
 @pytest.mark.slow
