@@ -82,7 +82,7 @@ def test_the_gains_are_options_and_a_strategy_sees_each_kind_summed():
     loss, items = model.loss(batch)
     terms = model.criterion.weighting.last_terms
     assert float(terms.sum()) == pytest.approx(float(fixed_loss.detach()), rel=1e-5)
-    assert float(loss) == pytest.approx(sum(w * float(t) for w, t in zip(weights.values(), terms)), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(sum(w * float(t) for w, t in zip(weights.values(), terms)), rel=1e-5)
     assert all(float(items[k]) == pytest.approx(float(fixed_items[k]), rel=1e-5) for k in fixed_items)
 
 
