@@ -14,6 +14,7 @@ from . import probes
 from .anchor.autoanchor import autoanchor_callback
 from .faults import kill_point
 from .gain_file import write_run_gains
+from .losses.rtdetr import BOX_TERMS, is_rtdetr
 from .weight_log import calibrated_gains
 from .weighting.updates import unit_name
 
@@ -24,7 +25,7 @@ def on_train_start(trainer: Any) -> None:
         trainer.weight_log.start(trainer.weighting, resumed=bool(trainer.resume))
         opts, w = trainer.weighting_options, trainer.weighting
         gains = ", ".join(f"{unit_name(n)} {g:g}" for n, g in w.base_gains.items())
-        box = "RT-DETR's L1 + GIoU" if "giou_loss" in w.names else opts["reg_loss"]
+        box = BOX_TERMS if is_rtdetr(w.names) else opts["reg_loss"]
         LOGGER.info(
             f"Loss weighting: {opts['weighting']} (interval {opts['alwa_interval']}, base gains {gains} "
             f"({opts['gains']}), box loss {box}); weights log: {trainer.weight_log.csv_path}"

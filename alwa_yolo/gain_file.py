@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .losses.rtdetr import is_rtdetr
 from .losses.weighted import TERM_GAINS
 
 
@@ -66,7 +67,7 @@ def write_run_gains(trainer) -> tuple[Path, dict[str, float]] | None:
     head = [f"# alwa-yolo: the gains {a.weighting} ended this run with (its calibration x its final weights),",
             f"# {a.model} on {data}, box loss {a.reg_loss}, imgsz {a.imgsz}, {trainer.weighting.iteration} "
             "iterations"]  # fmt: skip
-    rtdetr = "giou_loss" in trainer.weighting.names
+    rtdetr = is_rtdetr(trainer.weighting.names)
     path.write_text(hyp_yaml(head, gains, unexpressed, a.model, data, a.reg_loss, path, rtdetr))
     return path, gains
 

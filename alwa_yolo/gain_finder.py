@@ -29,6 +29,7 @@ from typing import Any
 
 from .errors import UserError
 from .gain_file import hyp_of_terms, hyp_yaml, round_gain
+from .losses.rtdetr import BOX_TERMS, HEAD, is_rtdetr
 from .model_check import check_model
 from .weighting.calibrated import CalibratedALWA
 
@@ -79,7 +80,7 @@ class GainEstimate:
             f"# {self.chunks} chunks x {self.iterations} training batches of {c.get('batch')} (forward and loss "
             "only); spread over chunks: " + ", ".join(f"{k} {v:.1%}" for k, v in self.spread.items()),
         ]
-        rtdetr = "giou_loss" in self.terms.values()
+        rtdetr = is_rtdetr(self.terms.values())
         return hyp_yaml(head, self.gains, self.unexpressed, model, data, reg, path, rtdetr)
 
 
@@ -154,7 +155,7 @@ def find_gains(
     spread = {k: (statistics.stdev(c[k] for c in by_key) / gains[k] if len(by_key) > 1 else 0.0) for k in owner}
     unexpressed = {n: statistics.fmean(c[n] for c in per_chunk) for n in rest}
     config = {k: overrides.get(k) for k in ("model", "data", "reg_loss", "batch", "seed")}
-    reg = "RT-DETR's L1 + GIoU" if info.head == "RTDETRDecoder" else config["reg_loss"] or "ciou"
+    reg = BOX_TERMS if info.head == HEAD else config["reg_loss"] or "ciou"
     config.update(reg_loss=reg, imgsz=imgsz, strategy=AUXILIARY[auxiliary])
     return GainEstimate(gains, spread, by_key, owner, unexpressed, iterations, len(per_chunk), time.time() - start,
                         config)  # fmt: skip

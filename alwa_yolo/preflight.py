@@ -145,12 +145,12 @@ def check_training(overrides: dict[str, Any], flag: str = "--weights") -> str:
             ``model`` / ``pretrained`` paths are replaced by ``.pt`` aliases where Ultralytics needs one.
         flag: the flag the model came from, named in errors.
     """
-    from .losses.rtdetr import REG_LOSS_REFUSAL
+    from .losses.rtdetr import HEAD, REG_LOSS_REFUSAL
 
     if isinstance(overrides.get("pretrained"), str):  # --cfg builds the model, --weights' tensors are transferred
         check_model(overrides["pretrained"], "--weights")
     model = check_model(overrides["model"], flag) if overrides.get("reg_loss", "ciou") != "ciou" else None
-    if model and model.head == "RTDETRDecoder":
+    if model and model.head == HEAD:
         raise UserError(f"--reg-loss {overrides['reg_loss']} was given for an RT-DETR model. {REG_LOSS_REFUSAL}")
     if model and model.task == "obb":
         raise UserError(

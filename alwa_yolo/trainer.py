@@ -48,6 +48,7 @@ from .data.resolve import resolve_data
 from .distributed import init_cpu_process_group, launched_world_size
 from .errors import UserError
 from .faults import kill_point
+from .losses import rtdetr
 from .model import (
     ALWADetectionModel,
     ALWAModelMixin,
@@ -277,13 +278,10 @@ TRAINERS = {
 }
 """Ultralytics task name -> the alwa-yolo trainer for it (RT-DETR, a detect model: :func:`trainer_for`)."""
 
-RTDETR_HEAD = "RTDETRDecoder"
-"""The class name of RT-DETR's head, which takes :class:`ALWARTDETRTrainer`."""
-
 
 def trainer_for(task: str, head: str = "") -> type[ALWATrainerMixin]:
     """The trainer for a model of ``task`` whose last layer is ``head`` (:class:`~alwa_yolo.model_check.ModelInfo`)."""
-    return ALWARTDETRTrainer if head == RTDETR_HEAD else TRAINERS[task]
+    return ALWARTDETRTrainer if head == rtdetr.HEAD else TRAINERS[task]
 
 
 def check_ddp_schedule(args: Any, world_size: int) -> None:

@@ -18,6 +18,8 @@ from ultralytics.models.yolo.pose import PoseValidator
 from ultralytics.models.yolo.segment import SegmentationValidator
 from ultralytics.utils import LOGGER
 
+from .losses import rtdetr
+
 METRICS = ("coco", "voc07", "voc12")
 """``--metric`` choices: Ultralytics' COCO-style mAP only, or with VOC2007 11-point / VOC2012 all-point AP@0.5."""
 
@@ -108,4 +110,4 @@ VALIDATORS = {
 def validator_for(task: str, head: str = "") -> type:
     """The validator for a model of ``task`` whose last layer is ``head`` (RT-DETR's ``RTDETRDecoder`` has its
     own, as in ``RTDETR(best).val()``)."""
-    return ALWARTDETRValidator if head == "RTDETRDecoder" else VALIDATORS[task]
+    return ALWARTDETRValidator if head == rtdetr.HEAD else VALIDATORS[task]

@@ -35,6 +35,12 @@ from .weighted import WeightedCriterion, base_gains, shared_weighting
 RTDETR_GAINS = {"box": 2.0, "cls": 1.0, "dfl": 5.0}
 """RT-DETR's gains (``DETRLoss``'s ``giou 2, class 1, bbox 5``) under the hyperparameter each term is gained by."""
 
+HEAD = "RTDETRDecoder"
+"""The class name of RT-DETR's head: the model check, the trainer, the validator and the pre-flight know it by this."""
+
+BOX_TERMS = "RT-DETR's L1 + GIoU"
+"""How logs and gains.yaml name RT-DETR's box terms (where other heads name ``--reg-loss``)."""
+
 LOSS_NAMES = ("giou_loss", "cls_loss", "l1_loss")
 """The terms, named and ordered as Ultralytics reports RT-DETR's loss items."""
 
@@ -46,6 +52,11 @@ REG_LOSS_REFUSAL = (
     "to it. Drop --reg-loss (reg_loss=); to change the balance of its terms, set their gains: box= (GIoU, RT-DETR's "
     "2), dfl= (L1, 5), cls= (class, 1), or let the weighting strategy adapt them."
 )
+
+
+def is_rtdetr(term_names) -> bool:
+    """Whether a criterion's (or strategy's) terms are RT-DETR's (its GIoU term is no other head's)."""
+    return "giou_loss" in term_names
 
 
 def rtdetr_gains(args: Any, options: dict[str, Any]) -> dict[str, float]:
