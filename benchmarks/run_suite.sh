@@ -189,10 +189,10 @@ for stage in $stages; do
     fi
     ;;
   reproduce-0.4)  # the 0.4 structure (layers, module splits, one observe path for fixed) changes no number: the
-    # default stage's seed-0 runs (made before it, this machine) and alwa2 from a worktree of the commit before it
+    # default stage's seed-0 runs (made before it, this machine) and alwa2 / alwa-cal from a worktree of the commit before it
     # (REPRO_BEFORE, default f9e2f73), against the same runs of this checkout
     D="--epochs 20 --reg-losses ciou --seeds 0 --jobs 2 --extra val=False"
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed alwa-ref alwa2 \
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed alwa-ref alwa2 alwa-cal \
       --out $R/reproduce-0.4/shapes
     $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed alwa-ref \
       --out $R/reproduce-0.4/pose-yolo11n
@@ -200,6 +200,7 @@ for stage in $stages; do
       --out $R/reproduce-0.4/obb-yolo11n
     before=$(mktemp -d)/before && git worktree add -f --detach "$before" "${REPRO_BEFORE:-f9e2f73}"
     (cd "$before" && $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings alwa2 \
+      alwa-cal \
       --out "$OLDPWD/$R/reproduce-0.4/before-shapes")
     git worktree remove --force "$before"
     pairs=""
@@ -210,6 +211,7 @@ for stage in $stages; do
     done
     $PY benchmarks/reproduce_table.py --out $R/reproduce-0.4 $pairs \
       --pair reproduce-0.4/before-shapes reproduce-0.4/shapes alwa2-auto-ciou-s0 \
+      --pair reproduce-0.4/before-shapes reproduce-0.4/shapes alwa-cal-auto-ciou-s0 \
       --title "The 0.4 structure changes against the code before them (${REPRO_BEFORE:-f9e2f73}), seed 0, 20 epochs."
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:
