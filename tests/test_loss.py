@@ -213,13 +213,32 @@ def test_end_to_end_weights_both_branches_after_the_mix(e2e):
     assert crit.weighting.groups == ("reg", "cls", "reg") * 2
     crit.weighting.set_weights(0.25, 1.0)
     loss, items = crit(preds, batch)
-    many = crit.one2many.terms(preds["one2many"], batch)[0]
-    one = crit.one2one.terms(preds["one2one"], batch)[0]
+    many = crit.one2many.loss_terms(preds["one2many"], batch).values
+    one = crit.one2one.loss_terms(preds["one2one"], batch).values
     w = torch.tensor([1.0, 0.25, 1.0])
     torch.testing.assert_close(loss, 2 * (crit.o2m * many * w + crit.o2o * one * w))
     h = model.args  # items: the one-to-one branch on Ultralytics' gains, as stock reports them
     torch.testing.assert_close(torch.stack(list(items.values())), one * torch.tensor([h.box, h.cls, h.dfl]))
     model.args.weighting = "fixed"
+
+
+def test_end_to_end_weighted_path_is_e2e_loss_at_unit_weights(e2e):
+    """Both sides of the one copy of ``E2ELoss.__call__`` (its branch split and o2m / o2o mix, in ``loss_terms`` /
+    ``assemble``): an adaptive strategy at weights 1 returns what stock ``E2ELoss`` returns, also after a schedule
+    step, so a change on either side fails here."""
+    model, preds, batch = e2e
+    model.args.weighting, model.args.gains = "alwa2", "hyp"  # Ultralytics' gains as base gains, as stock's
+    stock, ours = E2ELoss(model), ALWAE2ELoss(model)
+    model.args.weighting, model.args.gains = "fixed", "auto"
+    assert not ours.stock_combination
+    for _ in range(2):
+        ours.weighting.set_weights(1.0, 1.0)
+        (a, a_items), (b, b_items) = stock(preds, batch), ours(preds, batch)
+        torch.testing.assert_close(b, a)
+        assert list(b_items) == list(a_items)
+        for k in a_items:
+            torch.testing.assert_close(b_items[k], a_items[k])
+        stock.update(), ours.update()
 
 
 def make_seg_batch(seed: int = 0, bs: int = 2, size: int = 64):
@@ -262,3 +281,45 @@ def test_checkpoint_copy_is_the_stock_class_and_shares_tensors(cls, stock):
     copy = model.for_checkpoint()
     assert type(copy) is stock and type(model) is cls
     assert copy.model[0].conv.weight is model.model[0].conv.weight
+
+
+def test_every_head_hands_its_terms_over_one_way():
+    """Every weighted criterion (detect, segment, pose, OBB, end-to-end, anchor head, RT-DETR) provides
+    ``loss_terms`` and ``stock_result``, its loss entry point is ``weighted_loss``, and nothing but that one path
+    combines terms or observes ``fixed``."""
+    import inspect
+    from pathlib import Path
+
+    import alwa_yolo
+    from alwa_yolo.anchor.loss import AnchorDetectionLoss
+    from alwa_yolo.losses import obb, pose, rtdetr, segment
+    from alwa_yolo.losses.detection import WeightedLoss  # the mixin the v8-family criteria share
+    from alwa_yolo.losses.weighted import WeightedCriterion
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    found = {c for c in subclasses(WeightedCriterion) if c.__module__.startswith("alwa_yolo.")} - {WeightedLoss}
+    for expected in (
+        ALWADetectionLoss,
+        ALWAE2ELoss,
+        AnchorDetectionLoss,
+        rtdetr.ALWARTDETRLoss,
+        obb.ALWAOBBLoss,
+        pose.ALWAPoseLoss26,
+        segment.ALWASegmentLoss26,
+    ):
+        assert expected in found
+    entry = {ALWAE2ELoss: "__call__", rtdetr.ALWARTDETRLoss: "forward"}
+    for cls in found:
+        assert callable(getattr(cls, "loss_terms", None)) and callable(getattr(cls, "stock_result", None)), cls
+        assert "self.weighted_loss(" in inspect.getsource(getattr(cls, entry.get(cls, "loss"))), cls
+    package = Path(alwa_yolo.__file__).parent
+    callers = {
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if ".combine(" in p.read_text() or ".observe_stock(" in p.read_text()
+    }
+    assert callers == {"losses/weighted.py"}

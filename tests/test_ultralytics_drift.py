@@ -7,8 +7,10 @@ Ultralytics' original changes, so the mirror is revisited instead of silently dr
   compared by behaviour.
 - ``train.RESUME_HONOURED`` is ``check_resume``'s set of arguments a resumed run may change: compared with the
   set in its source.
-- ``losses.end2end.ALWAE2ELoss.__call__`` splits the two branches as ``E2ELoss.__call__`` does, and the anchor
-  model's feature probe routes layers as ``BaseModel._predict_once`` does: compared with their source lines.
+- ``losses.end2end.ALWAE2ELoss.loss_terms`` splits the two branches as ``E2ELoss.__call__`` does, and the anchor
+  model's feature probe routes layers as ``BaseModel._predict_once`` does: compared with their source lines (the
+  end-to-end split is also compared by behaviour, both sides, in
+  ``test_loss.test_end_to_end_weighted_path_is_e2e_loss_at_unit_weights``).
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def test_the_criterion_hands_over_the_native_box_term():
     preds = model(batch["img"])
     crit = ALWADetectionLoss(model)
     assert crit.weighting._reference.tolist() == HYP
-    terms, _ = crit.terms(preds, batch)
+    terms = crit.loss_terms(preds, batch).values
     native = crit.native_terms(terms)
     stock_model = make_model()
     _, stock_items = v8DetectionLoss(stock_model)(preds, batch)
@@ -110,7 +110,7 @@ def test_the_criterion_hands_over_the_native_box_term():
     assert crit.weighting.native_sums[0] == pytest.approx(float(stock_items["box_loss"] / 7.5), rel=1e-5)
     model = make_model(weighting="alwa-ref")
     crit = ALWADetectionLoss(model)
-    terms, _ = crit.terms(model(batch["img"]), batch)
+    terms = crit.loss_terms(model(batch["img"]), batch).values
     assert crit.native_terms(terms) is terms
 
 

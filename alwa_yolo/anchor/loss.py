@@ -36,7 +36,7 @@ from ultralytics.utils.metrics import bbox_iou
 from ultralytics.utils.ops import xywh2xyxy
 
 from ..losses.regression import IOU_FLAGS, box_regression_loss
-from ..losses.weighted import WeightedCriterion, base_gains, shared_weighting
+from ..losses.weighted import LossTerms, WeightedCriterion, base_gains, shared_weighting
 from ..options import arg_value, resolve_options
 
 LOSS_NAMES = ("box_loss", "obj_loss", "cls_loss")
@@ -186,6 +186,14 @@ class AnchorDetectionLoss(WeightedCriterion):
         As in every criterion of :mod:`~alwa_yolo.losses.weighted`, an iteration counts for ALWA only when
         gradients are on, so validation losses never enter the window.
         """
+        return self.weighted_loss(raw, batch)
+
+    def stock_result(self, raw: list[torch.Tensor], batch: dict[str, torch.Tensor]) -> None:
+        """None: YOLOv5's loss is :meth:`loss_terms` times the batch size, which ``combine`` under ``fixed`` is."""
+        return None
+
+    def loss_terms(self, raw: list[torch.Tensor], batch: dict[str, torch.Tensor]) -> LossTerms:
+        """YOLOv5's three gain-scaled terms (box, objectness, class) and its loss items."""
         dev, bs = raw[0].device, raw[0].shape[0]
         targets = torch.cat((batch["batch_idx"].view(-1, 1), batch["cls"].view(-1, 1), batch["bboxes"]), 1)
         stride = self.head.stride.to(dev, torch.float32)
@@ -216,7 +224,7 @@ class AnchorDetectionLoss(WeightedCriterion):
             lobj = lobj + F.binary_cross_entropy_with_logits(p[..., 4].float(), tobj) * self.balance[i]
 
         terms = torch.stack((lbox * self.gains["box"], lobj * self.gains["obj"], lcls * self.gains["cls"]))
-        return self.combine(terms, bs), self.report(dict(zip(LOSS_NAMES, terms.detach())))
+        return LossTerms(terms, dict(zip(LOSS_NAMES, terms.detach())), bs)
 
     def objectness_target(self, per_box: torch.Tensor, pbox: torch.Tensor, tbox: torch.Tensor) -> torch.Tensor:
         """Detached objectness targets of the positives: the IoU (clamped at 0) of the prediction.

@@ -10,6 +10,11 @@ attributes that class already reads rather than by re-implementing it:
 The end-to-end criterion uses :class:`GainedDetectionLoss` for each of its two branches, and the segmentation
 criteria share the two changes through :class:`BaseGains`.
 
+Every criterion here hands its terms over as :class:`~alwa_yolo.losses.weighted.LossTerms` (``loss_terms``): the
+detection terms from Ultralytics' ``get_assigned_targets_and_loss``, the segmentation / pose / OBB terms from the
+stock ``loss()`` divided by the batch size (:class:`StockLossTerms`), which under ``fixed`` is also the stock
+result (``stock_result``).
+
 The loss items it reports (``box_loss``, ``cls_loss``, ``dfl_loss``) are the terms on Ultralytics' gains *before*
 the adaptive weights, exactly what stock Ultralytics reports (see ``WeightedCriterion.report``); the weights are logged
 separately.
@@ -25,7 +30,7 @@ from ultralytics.utils.loss import BboxLoss, v8DetectionLoss
 
 from ..options import resolve_options
 from .regression import box_regression_loss, check_reg_loss
-from .weighted import TERM_GAINS, WeightedCriterion, base_gains, shared_weighting
+from .weighted import TERM_GAINS, LossTerms, WeightedCriterion, base_gains, shared_weighting
 
 
 class RegressionBboxLoss(BboxLoss):
@@ -90,9 +95,13 @@ class BaseGains:
         elif opts["reg_loss"] != "ciou":
             raise ValueError(f"--reg-loss {opts['reg_loss']} does not apply to {type(self).__name__}'s box term")
 
-    def terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
-        """(gain-scaled terms without the batch-size factor, loss items), for a criterion that combines them."""
-        return self.get_assigned_targets_and_loss(preds, batch)[1:]
+    def loss_terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> LossTerms:
+        """The gain-scaled terms and loss items of Ultralytics' ``get_assigned_targets_and_loss``."""
+        return LossTerms(*self.get_assigned_targets_and_loss(preds, batch)[1:], preds["boxes"].shape[0])
+
+    def stock_result(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> None:
+        """None: the stock ``loss()`` is :meth:`loss_terms` times the batch size, as ``combine`` under ``fixed``."""
+        return None
 
     last_terms: torch.Tensor | None = None
     """The gain-scaled terms (no batch-size factor, detached) of the last stock ``loss()`` call: what an end-to-end
@@ -119,14 +128,21 @@ class StockLossTerms(BaseGains):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
         self.use_base_gains(model.args)
 
-    def terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[torch.Tensor, dict]:
-        """(gain-scaled terms without the batch-size factor, loss items): the stock loss divided by batch size."""
+    def loss_terms(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> LossTerms:
+        """The stock loss divided by the batch size, and its loss items."""
         loss, items = self.stock_loss.loss(self, preds, batch)
-        return loss / preds["boxes"].shape[0], items
+        bs = preds["boxes"].shape[0]
+        return LossTerms(loss / bs, items, bs)
+
+    def stock_result(self, preds: dict[str, torch.Tensor], batch: dict[str, Any]) -> tuple[tuple, torch.Tensor]:
+        """The stock result untouched (dividing the terms out and back is not exact in floating point), and its
+        terms."""
+        result = self.stock_loss.loss(self, preds, batch)
+        return result, result[0] / preds["boxes"].shape[0]
 
 
-class WeightedStockLoss(WeightedCriterion):
-    """A :class:`StockLossTerms` criterion whose terms a strategy combines; ``fixed`` returns the stock result."""
+class WeightedLoss(WeightedCriterion):
+    """A gained criterion (:class:`BaseGains`) whose ``loss()`` is the weighted path every head shares."""
 
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
@@ -135,11 +151,8 @@ class WeightedStockLoss(WeightedCriterion):
         )
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """Weighted terms times batch size, and the stock (gain-scaled, unweighted) loss items."""
-        if self.stock_combination:
-            return self.stock(self.stock_loss.loss(self, preds, batch), preds["boxes"].shape[0])
-        terms, items = self.terms(preds, batch)
-        return self.combine(terms, preds["boxes"].shape[0]), self.report(items)
+        """Weighted terms times batch size (summed by the trainer) and the unweighted loss items."""
+        return self.weighted_loss(preds, batch)
 
 
 class GainedDetectionLoss(BaseGains, v8DetectionLoss):
@@ -156,16 +169,5 @@ class GainedDetectionLoss(BaseGains, v8DetectionLoss):
         self.use_base_gains(model.args)
 
 
-class ALWADetectionLoss(WeightedCriterion, GainedDetectionLoss):
+class ALWADetectionLoss(WeightedLoss, GainedDetectionLoss):
     """``v8DetectionLoss`` whose terms are combined by a loss-weighting strategy (ALWA by default)."""
-
-    def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
-        super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
-        self.setup_weighting(
-            self.options, self.gains, self.loss_names, self.device, model.args, shared=shared_weighting(model)
-        )
-
-    def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """Weighted terms times batch size (summed by the trainer) and the unweighted loss items."""
-        terms, items = self.terms(preds, batch)
-        return self.combine(terms, preds["boxes"].shape[0]), self.report(items)

@@ -19,7 +19,7 @@ import torch
 from ultralytics.utils.loss import E2ELoss
 
 from .detection import GainedDetectionLoss
-from .weighted import WeightedCriterion, shared_weighting
+from .weighted import LossTerms, WeightedCriterion, shared_weighting
 
 
 class ALWAE2ELoss(WeightedCriterion, E2ELoss):
@@ -49,14 +49,23 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
 
     def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""
-        if self.stock_combination:  # fixed: stock E2ELoss, bit-identical; the strategy observes the mixed terms
-            result = E2ELoss.__call__(self, preds, batch)
-            many, one = self.one2many.last_terms, self.one2one.last_terms
-            self.observe_stock(torch.cat((many * self.o2m, one * self.o2o)))
-            return result
+        return self.weighted_loss(preds, batch)
+
+    def loss_terms(self, preds, batch: dict[str, torch.Tensor]) -> LossTerms:
+        """Both branches' terms (each branch's ``loss_terms``), each times its o2m / o2o mix, one-to-many first; the
+        one-to-one branch's loss items, as ``E2ELoss.__call__`` reports them (a drift test compares the two)."""
         preds = self.one2many.parse_output(preds)
-        many, _ = self.one2many.terms(preds["one2many"], batch)
-        one, items = self.one2one.terms(preds["one2one"], batch)
-        n = many.shape[0]
-        weighted = self.combine(torch.cat((many * self.o2m, one * self.o2o)), preds["one2one"]["boxes"].shape[0])
-        return weighted[:n] + weighted[n:], self.report(items)
+        many = self.one2many.loss_terms(preds["one2many"], batch)
+        one = self.one2one.loss_terms(preds["one2one"], batch)
+        return LossTerms(torch.cat((many.values * self.o2m, one.values * self.o2o)), one.items, one.batch_size)
+
+    def stock_result(self, preds, batch: dict[str, torch.Tensor]) -> tuple[tuple, torch.Tensor]:
+        """Stock ``E2ELoss``, bit-identical, and the mixed terms its branches computed."""
+        result = E2ELoss.__call__(self, preds, batch)
+        many, one = self.one2many.last_terms, self.one2one.last_terms
+        return result, torch.cat((many * self.o2m, one * self.o2o))
+
+    def assemble(self, weighted: torch.Tensor, items: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """The weighted terms of both branches summed per term kind, as ``E2ELoss`` sums the branches."""
+        n = len(self.loss_names)
+        return weighted[:n] + weighted[n:], items

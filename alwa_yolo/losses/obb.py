@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ultralytics.utils.loss import v8OBBLoss
 
-from .detection import StockLossTerms, WeightedStockLoss
+from .detection import StockLossTerms, WeightedLoss
 
 
 class GainedOBBLoss(StockLossTerms, v8OBBLoss):
@@ -21,5 +21,5 @@ class GainedOBBLoss(StockLossTerms, v8OBBLoss):
     regression_box = False
 
 
-class ALWAOBBLoss(WeightedStockLoss, GainedOBBLoss):
+class ALWAOBBLoss(WeightedLoss, GainedOBBLoss):
     """The OBB criterion with its terms combined by a weighting strategy."""

@@ -15,7 +15,7 @@ import torch
 from ultralytics.nn.modules.head import Pose26
 from ultralytics.utils.loss import PoseLoss26, v8PoseLoss
 
-from .detection import StockLossTerms, WeightedStockLoss
+from .detection import StockLossTerms, WeightedLoss
 
 
 class GainedPoseLoss(StockLossTerms, v8PoseLoss):
@@ -30,7 +30,7 @@ class GainedPoseLoss26(GainedPoseLoss, PoseLoss26):
     stock_loss = PoseLoss26
 
 
-class ALWAPoseLoss(WeightedStockLoss, GainedPoseLoss):
+class ALWAPoseLoss(WeightedLoss, GainedPoseLoss):
     """The pose criterion with its terms combined by a weighting strategy."""
 
 

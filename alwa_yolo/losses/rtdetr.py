@@ -30,7 +30,7 @@ from ultralytics.models.utils.loss import RTDETRDetectionLoss
 
 from ..errors import UserError
 from ..options import ALWA_DEFAULTS, resolve_options
-from .weighted import WeightedCriterion, base_gains, shared_weighting
+from .weighted import LossTerms, WeightedCriterion, base_gains, shared_weighting
 
 RTDETR_GAINS = {"box": 2.0, "cls": 1.0, "dfl": 5.0}
 """RT-DETR's gains (``DETRLoss``'s ``giou 2, class 1, bbox 5``) under the hyperparameter each term is gained by."""
@@ -103,11 +103,27 @@ class ALWARTDETRLoss(WeightedCriterion, RTDETRDetectionLoss):
     def forward(self, preds, batch: dict[str, Any], **dn: Any) -> dict[str, torch.Tensor]:
         """The stock loss dict under ``fixed``; else the weighted terms under ``loss_giou`` / ``loss_class`` /
         ``loss_bbox`` (the keys the model reads its items from, replaced by :attr:`items` afterwards)."""
+        return self.weighted_loss(preds, batch, **dn)
+
+    def stock_losses(self, preds, batch: dict[str, Any], **dn: Any) -> tuple[dict[str, torch.Tensor], LossTerms]:
+        """Stock ``RTDETRDetectionLoss``'s 12 losses, and the three terms they fold into (each kind's final,
+        auxiliary and denoising losses summed) with the final layer's as loss items; :attr:`items` is set."""
         losses = super().forward(preds, batch, **dn)
         terms = torch.stack([sum(v for k, v in losses.items() if k.startswith(KINDS[n])) for n in LOSS_NAMES])
-        self.items = self.report({n: losses[KINDS[n]].detach() for n in LOSS_NAMES})
-        if self.stock_combination:
-            self.observe_stock(terms)
-            return losses
-        weighted = self.combine(terms, 1)  # the model sums the dict without a batch-size factor
+        items = {n: losses[KINDS[n]].detach() for n in LOSS_NAMES}
+        self.items = self.report(items)
+        return losses, LossTerms(terms, items, 1)  # the model sums the dict without a batch-size factor
+
+    def loss_terms(self, preds, batch: dict[str, Any], **dn: Any) -> LossTerms:
+        """The three folded terms (:meth:`stock_losses`)."""
+        return self.stock_losses(preds, batch, **dn)[1]
+
+    def stock_result(self, preds, batch: dict[str, Any], **dn: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The stock loss dict untouched, and the folded terms."""
+        losses, terms = self.stock_losses(preds, batch, **dn)
+        return losses, terms.values
+
+    def assemble(self, weighted: torch.Tensor, items: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The weighted terms under the final layer's keys, whose sum (the model's loss) is the weighted loss."""
+        self.items = items
         return {KINDS[n]: w for n, w in zip(LOSS_NAMES, weighted)}

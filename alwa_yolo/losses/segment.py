@@ -13,7 +13,7 @@ import torch
 from ultralytics.nn.modules.head import Segment26
 from ultralytics.utils.loss import SegmentLoss26, v8SegmentationLoss
 
-from .detection import StockLossTerms, WeightedStockLoss
+from .detection import StockLossTerms, WeightedLoss
 
 
 class GainedSegmentationLoss(StockLossTerms, v8SegmentationLoss):
@@ -26,7 +26,7 @@ class GainedSegmentLoss26(GainedSegmentationLoss, SegmentLoss26):
     """YOLO26-seg's criterion (mask-aware assignment) on the run's base gains and box term."""
 
 
-class ALWASegmentationLoss(WeightedStockLoss, GainedSegmentationLoss):
+class ALWASegmentationLoss(WeightedLoss, GainedSegmentationLoss):
     """The segmentation criterion with its terms combined by a weighting strategy."""
 
 

@@ -1,12 +1,18 @@
-"""The one seam between every criterion and the weighting strategies: term groups, base gains, the combine step.
+"""The one seam between every criterion and the weighting strategies: term groups, base gains, the hand-off.
 
-Each alwa-yolo criterion (anchor-free detection, end-to-end detection, segmentation, the anchor-based head) computes
-its gain-scaled terms ``g_k * L_k`` the way its stock Ultralytics / YOLOv5 counterpart does, then hands them to
-:class:`WeightedCriterion.combine`, which applies the strategy and the batch-size factor. The terms travel as a
-named vector: the criterion declares its loss item names once (``box_loss``, ``cls_loss``, ...; an end-to-end head
-names both branches' terms alike, so they share a weight), the strategy is built for, or checked against, exactly
-those names, and every log column is named after them. What differs between the criteria is only which terms they
-have; what those terms mean to a strategy is decided here, once:
+Every alwa-yolo criterion (anchor-free detection, segmentation, pose, OBB, end-to-end heads, the anchor-based head,
+RT-DETR) hands its terms over one way: :meth:`WeightedCriterion.loss_terms` returns them as :class:`LossTerms` (the
+gain-scaled terms ``g_k * L_k`` computed the way its stock Ultralytics / YOLOv5 counterpart computes them, the loss
+items Ultralytics reports, the batch-size factor), and :meth:`WeightedCriterion.weighted_loss`, the one path for
+every head, applies the strategy, the batch-size factor and the reporting gains. Under ``fixed`` a criterion whose
+stock counterpart computes the loss itself returns that stock result (:meth:`WeightedCriterion.stock_result`, for
+bit-identity) and the strategy observes the same terms, so ``fixed`` is logged the same way on every head.
+
+The terms travel as a named vector: the criterion declares its loss item names once (``box_loss``, ``cls_loss``,
+...; an end-to-end head names both branches' terms alike, so they share a weight), the strategy is built for, or
+checked against, exactly those names (:class:`TermSpec`, :func:`build_strategy`), and every log column is named after
+them. What differs between the criteria is only which terms they have; what those terms mean to a strategy is
+decided here, once:
 
 - :data:`TERM_GROUPS`: the ALWA group of each loss item name (classification C or localisation R);
 - :data:`TERM_GAINS`: the hyperparameter that is each term's base gain (Ultralytics multiplies its third detection
@@ -17,7 +23,7 @@ have; what those terms mean to a strategy is decided here, once:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from ultralytics.cfg import DEFAULT_CFG_DICT
@@ -122,13 +128,35 @@ def reference_gains(
     return None if head_defaults else [float(DEFAULT_CFG_DICT[TERM_GAINS[n]]) for n in names]
 
 
+class LossTerms(NamedTuple):
+    """One loss call's terms, as every criterion hands them to :meth:`WeightedCriterion.weighted_loss`."""
+
+    values: torch.Tensor
+    """The gain-scaled terms ``g_k * L_k``, without the batch-size factor, in the criterion's term order."""
+    items: dict[str, torch.Tensor]
+    """The loss items Ultralytics reports for this call, on the criterion's base gains
+    (:meth:`~WeightedCriterion.report` puts them on Ultralytics' gains)."""
+    batch_size: int
+    """The factor Ultralytics multiplies the loss by (the batch size; 1 for RT-DETR, whose loss has none)."""
+
+
 class WeightedCriterion:
     """Mixin for criteria whose gain-scaled terms are combined by a weighting strategy.
 
     A criterion resolves its options once (:func:`~alwa_yolo.options.resolve_options`) and its base gains
-    (:func:`base_gains`), calls :meth:`setup_weighting` in its constructor, :meth:`combine` on every loss and
-    :meth:`report` on the items it returns; validation (run under ``torch.inference_mode``) is weighted with the
-    current weights but never observed by the strategy.
+    (:func:`base_gains`), calls :meth:`setup_weighting` in its constructor and :meth:`weighted_loss` where its stock
+    counterpart computes the loss. It provides two methods, the protocol every head follows:
+
+    - ``loss_terms(preds, batch, **kwargs) -> LossTerms``: its terms, items and batch-size factor, computed with
+      Ultralytics' own methods wherever they exist;
+    - ``stock_result(preds, batch, **kwargs) -> (result, terms) | None``: under ``fixed``, the stock criterion's own
+      result and the terms it was computed from, where the stock code multiplies or mixes the terms itself (so that
+      ``fixed`` is the same arithmetic in the same order); None where :meth:`combine` under ``fixed`` already is
+      (detection, the anchor head);
+
+    and may override :meth:`assemble` (how the weighted terms are returned: a sum per term kind for end-to-end heads,
+    a dict for RT-DETR). Validation (run under ``torch.inference_mode``) is weighted with the current weights but
+    never observed by the strategy.
 
     Attributes:
         options: the resolved alwa-yolo options, read once.
@@ -195,11 +223,22 @@ class WeightedCriterion:
         ``alwa.csv`` / ``alwa.png`` log them as on every other head. Validation is not observed."""
         self.weighting(terms.detach(), training=torch.is_grad_enabled())
 
-    def stock(self, result: tuple[torch.Tensor, dict], batch_size: int) -> tuple[torch.Tensor, dict]:
-        """``fixed``'s path for criteria whose stock ``loss()`` multiplies by the batch size itself: return the stock
-        result untouched (dividing the terms out and back is not exact in floating point), observed."""
-        self.observe_stock(result[0] / batch_size)
-        return result
+    def weighted_loss(self, preds: Any, batch: dict[str, Any], **kwargs: Any) -> Any:
+        """The loss of every head: under ``fixed`` the stock result where the criterion has one (observed), else the
+        terms weighted by the strategy, times the batch-size factor (:meth:`combine`), with the reported items
+        (:meth:`report`), as :meth:`assemble` returns them."""
+        if self.stock_combination:
+            stock = self.stock_result(preds, batch, **kwargs)
+            if stock is not None:
+                result, terms = stock
+                self.observe_stock(terms)
+                return result
+        terms = self.loss_terms(preds, batch, **kwargs)
+        return self.assemble(self.combine(terms.values, terms.batch_size), self.report(terms.items))
+
+    def assemble(self, weighted: torch.Tensor, items: dict[str, torch.Tensor]) -> Any:
+        """What the criterion returns: the weighted terms (Ultralytics sums them) and the loss items."""
+        return weighted, items
 
     def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates).
