@@ -49,6 +49,7 @@ from .distributed import init_cpu_process_group, launched_world_size
 from .errors import UserError
 from .faults import kill_point
 from .losses import rtdetr
+from .losses.weighted import build_strategy
 from .model import (
     ALWADetectionModel,
     ALWAModelMixin,
@@ -131,15 +132,18 @@ class ALWATrainerMixin:
     def set_model_attributes(self) -> None:
         """Ultralytics' model attributes (``nc``, ``names``, ``args``), then the run's strategy.
 
-        The model's first criterion builds it, from the resolved options and the terms that criterion has; the
-        model then carries it as ``loss_weighting``, so every criterion built later (after the class weights, on a
-        resumed end-to-end head) takes the same object: one strategy, whose state the checkpoints hold.
+        The model's criterion declares its terms (``term_spec``); the trainer builds the strategy for them, once
+        (:func:`~alwa_yolo.losses.weighted.build_strategy`), and hands it over. The model then carries it as
+        ``loss_weighting``, so every criterion built later (after the class weights, on a resumed end-to-end head)
+        takes the same object: one strategy, whose state the checkpoints hold.
         """
         super().set_model_attributes()
         model = unwrap_model(self.model)
         model.loss_weighting = None
-        model.criterion = model.init_criterion()
-        self.weighting = model.loss_weighting = model.criterion.weighting
+        criterion = model.init_criterion()
+        self.weighting = model.loss_weighting = build_strategy(criterion.options, criterion.term_spec)
+        criterion.weighting = self.weighting
+        model.criterion = criterion
 
     @property
     def weighting_options(self) -> dict[str, Any]:

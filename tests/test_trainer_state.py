@@ -46,6 +46,23 @@ def test_class_weights_reach_the_criterion(tiny_data, tmp_path, weighting):
         assert in_optimiser == crit.weighting.parameters() and crit.weighting.log_vars.abs().sum() > 0
 
 
+def test_the_trainer_builds_the_one_strategy_every_criterion_receives(tiny_data, tmp_path, monkeypatch):
+    """One factory call per run (the trainer's); the criterion rebuilt for the class weights receives the same
+    object, and a criterion handed a strategy for other terms refuses it."""
+    from alwa_yolo.losses import weighted
+
+    built = []
+    factory = weighted.build_weighting
+    monkeypatch.setattr(weighted, "build_weighting", lambda *a, **k: built.append(factory(*a, **k)) or built[-1])
+    t = trainer(tiny_data, tmp_path, cls_pw=1.0, epochs=1)
+    t.train()
+    crit = unwrap_model(t.model).criterion
+    assert built == [t.weighting] and crit.weighting is t.weighting and crit.class_weights is not None
+    other = weighted.build_strategy(crit.options, weighted.TermSpec(("box_loss", "cls_loss"), (7.5, 0.5), None))
+    with pytest.raises(ValueError, match="weights terms"):
+        crit.weighting = other
+
+
 @pytest.mark.parametrize("weighting", ["alwa2", "uw", "alwa-cal"])
 def test_nan_recovery_restores_the_weighting_state(tiny_data, tmp_path, weighting):
     """When a NaN loss makes Ultralytics reload last.pt, the strategy comes back to the state saved with it."""

@@ -23,6 +23,7 @@ decided here, once:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -49,26 +50,21 @@ TERM_GROUPS = {
 """ALWA group of each loss item name: classification C = {cls, obj}, localisation R = {box, dfl, l1, seg, sem, pose,
 kobj, rle, angle, giou}.
 
-The mask terms are localisation, by what they are rather than by their statistics. Measured on the polygon demo set
-(benchmarks/README.md, "YOLO26n and segmentation"; YOLOv8n-seg, Ultralytics' gains, 3 seeds) the statistics do not
-separate it: the mask loss decays a little faster than both (last / first epoch 0.14, cls 0.18, box 0.19) and its
-iteration-to-iteration changes are nearly independent of every other term's (correlation +0.16 with box, +0.14 with
-cls, +0.01 with dfl, where box and cls move together at +0.55). What decides is that, like box and dfl, it is
-computed on the assigned foreground only (it is exactly 0 in a batch without objects, which the windows' usability
-guard relies on for the localisation group) and it answers the localisation question, *where* the object is, per
-pixel instead of per box.
+The mask terms are localisation, by what they are rather than by their statistics, which do not separate them
+(benchmarks/README.md, "YOLO26n and segmentation": their decay and their iteration-to-iteration changes sit apart
+from both groups'). What decides is that, like box and dfl, they are computed on the assigned foreground only (0 in a
+batch without objects, which the windows' usability guard relies on for the localisation group) and answer the
+localisation question, *where* the object is, per pixel instead of per box.
 
 The pose and OBB terms are localisation too. ``pose`` (the OKS-scaled distance of each keypoint to its target),
 ``rle`` (YOLO26-pose's likelihood of the same location) and ``angle`` (the rotated box's orientation) answer *where*
 on the assigned foreground only. ``kobj`` (a BCE on whether each keypoint is visible) looks like a confidence, as
-``obj`` is, but everything measured puts it with localisation (benchmarks/README.md, "Pose and OBB"; YOLO11n-pose on
-the pose demo set, Ultralytics' gains, 3 seeds): it is computed on the assigned objects' keypoints only (0 without
-foreground, where ``obj`` and ``cls`` are not), it decays the slowest of all terms (last / first epoch 0.62, where
-cls is at 0.19, box 0.20, dfl 0.34, pose 0.16), and its iteration-to-iteration changes move most with dfl's (+0.39;
-+0.20 with cls, +0.19 with box). A classification weight lowered for a noisy class term would therefore also have
-damped a slow localisation-like term it does not govern. ``pose`` moves with box (+0.34) and cls (+0.32) about
-equally, and decays like them. ``angle`` (YOLO11n-obb on the OBB demo set, 3 seeds) decays between box and dfl
-(0.33; box 0.25, dfl 0.38, cls 0.21) and moves more with box (+0.28) than with cls (+0.17).
+``obj`` is, but everything measured puts it with localisation (benchmarks/README.md, "Pose and OBB"): it is computed
+on the assigned objects' keypoints only (0 without foreground, where ``obj`` and ``cls`` are not), it decays the
+slowest of all terms, and its iteration-to-iteration changes move most with dfl's. A classification weight lowered
+for a noisy class term would therefore also have damped a slow localisation-like term it does not govern. ``pose``
+moves with box and cls about equally and decays like them; ``angle`` decays between box and dfl and moves more with
+box than with cls.
 """
 
 TERM_GAINS = {
@@ -128,6 +124,39 @@ def reference_gains(
     return None if head_defaults else [float(DEFAULT_CFG_DICT[TERM_GAINS[n]]) for n in names]
 
 
+@dataclass(frozen=True)
+class TermSpec:
+    """A criterion's terms, as a strategy is built for them."""
+
+    names: tuple[str, ...]
+    """Each term's loss item name, in the criterion's order (an end-to-end head lists both branches')."""
+    gains: tuple[float, ...]
+    """Each term's base gain."""
+    reference: tuple[float, ...] | None
+    """Each term's tuned gain (``alwa-ref``'s reference; :func:`reference_gains`), or None."""
+    device: torch.device | str = "cpu"
+    """Where the criterion computes its terms."""
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Each term's ALWA group (:data:`TERM_GROUPS`)."""
+        return tuple(TERM_GROUPS[n] for n in self.names)
+
+
+def build_strategy(options: dict[str, Any], spec: TermSpec) -> LossWeighting:
+    """The one place a run's strategy is built: the ``--weighting`` strategy for ``spec``'s terms, from the resolved
+    options. The trainer calls it once per run and hands the result to every criterion the model builds; a criterion
+    built on its own (a test, a script) calls it the first time it needs one."""
+    return build_weighting(
+        options["weighting"],
+        spec.groups,
+        interval=options["alwa_interval"],
+        term_names=spec.names,
+        term_gains=list(spec.gains),
+        reference_gains=None if spec.reference is None else list(spec.reference),
+    ).to(spec.device)
+
+
 class LossTerms(NamedTuple):
     """One loss call's terms, as every criterion hands them to :meth:`WeightedCriterion.weighted_loss`."""
 
@@ -166,7 +195,6 @@ class WeightedCriterion:
 
     options: dict[str, Any]
     gains: dict[str, float]
-    weighting: LossWeighting
 
     def setup_weighting(
         self,
@@ -179,9 +207,9 @@ class WeightedCriterion:
         shared: LossWeighting | None = None,
         reference: dict[str, float] | None = None,
     ) -> None:
-        """Take the run's strategy (``shared``: the trainer's, which the model carries as ``loss_weighting``), or
-        build one for terms ``names`` from the resolved options and base gains when there is none (a criterion
-        built outside the trainer, e.g. on the EMA copy or in a test).
+        """Declare the terms (:attr:`term_spec`) and take the run's strategy (``shared``: the trainer's, which the
+        model carries as ``loss_weighting``). Without one (a criterion built outside the trainer: a test, a script)
+        the same factory builds one when it is first needed (:attr:`weighting`).
 
         ``args`` and ``head_defaults`` give the gains the loss items are reported on (:meth:`report`).
         ``reference`` is the head's tuned gains, which ``alwa-ref`` trains on: Ultralytics' defaults unless given;
@@ -192,25 +220,40 @@ class WeightedCriterion:
         self._report_factors = {n: hyp[TERM_GAINS[n]] / gains[TERM_GAINS[n]] for n in names}
         if all(f == 1.0 for f in self._report_factors.values()):
             self._report_factors = {}
-        groups = [TERM_GROUPS[n] for n in names]
+        ref = reference_gains(names, head_defaults, reference)
+        self.term_spec = TermSpec(
+            tuple(names), tuple(gains[TERM_GAINS[n]] for n in names), None if ref is None else tuple(ref), device
+        )
+        self._weighting = None
         if shared is not None:
-            if shared.names != tuple(names) or shared.groups != tuple(groups) or shared.name != options["weighting"]:
-                raise ValueError(
-                    f"the run's {shared.name} strategy weights terms {shared.names}, this criterion has "
-                    f"{tuple(names)} ({options['weighting']})"
-                )
             self.weighting = shared
-            self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}  # for the picture
-            return
-        self.weighting = build_weighting(
-            options["weighting"],
-            groups,
-            interval=options["alwa_interval"],
-            term_names=tuple(names),
-            term_gains=[gains[TERM_GAINS[n]] for n in names],
-            reference_gains=reference_gains(names, head_defaults, reference),
-        ).to(device)
-        self.weighting.base_gains = {n: gains[TERM_GAINS[n]] for n in names}
+
+    term_spec: TermSpec
+    """The terms this criterion hands over, what the run's strategy is built for (:func:`build_strategy`)."""
+
+    @property
+    def weighting(self) -> LossWeighting:
+        """The run's strategy: the one the trainer built and handed over, or, for a criterion on its own, one built
+        by :func:`build_strategy` on first use."""
+        if self._weighting is None:
+            self.weighting = build_strategy(self.options, self.term_spec)
+        return self._weighting
+
+    @weighting.setter
+    def weighting(self, strategy: LossWeighting) -> None:
+        """Hand the criterion its strategy, which must be built for its terms.
+
+        Raises:
+            ValueError: the strategy weights other terms, or is another strategy than the options name.
+        """
+        spec, name = self.term_spec, self.options["weighting"]
+        if strategy.names != spec.names or strategy.groups != spec.groups or strategy.name != name:
+            raise ValueError(
+                f"the run's {strategy.name} strategy weights terms {strategy.names}, this criterion has "
+                f"{spec.names} ({name})"
+            )
+        strategy.base_gains = dict(zip(spec.names, spec.gains))  # for the picture
+        self._weighting = strategy
 
     @property
     def stock_combination(self) -> bool:
