@@ -44,8 +44,8 @@ def hyp_yaml(head: list[str], gains: dict, unexpressed: dict, model, data, reg: 
 def run_gains(weighting) -> tuple[dict[str, float], dict[str, float]]:
     """The gains a calibrating strategy ends a run with, by hyperparameter (and the terms no stock gain holds):
     each term's calibrated gain times its weight at the end. The finder measures the start only; this also holds
-    what the rule did afterwards, which on the anchor head is worth 0.08 mAP50-95 (benchmarks/README.md, "Gain
-    finder"). Empty for a strategy without a calibration (``fixed``, the released rules) or before it finished."""
+    what the rule did afterwards, which matters on the anchor head (benchmarks/README.md, "Gain finder"). Empty for
+    a strategy without a calibration (``fixed``, the released rules) or before it finished."""
     calibration = weighting.calibration()
     if not calibration:
         return {}, {}

@@ -29,12 +29,11 @@ until it has values; a term that never has any (a head's unused semantic term) i
 raw value). The only host reads are at the end of calibration and at each window's end; under DDP the calibration
 sums and the windows are pooled, so every rank holds the same weights.
 
-On the benchmark sets the calibration does nearly all the work (switching the rule off moved mAP50-95 by
-0.001-0.002); the rule is the bounded safeguard for classification turning noisier later in training. What it does
-not do (benchmarks/README.md): beat well-tuned gains. Equal start sizes weight the box term less than
-Ultralytics' gains do (they start box at 1.4x the other terms with CIoU), which costs mAP50-95 in very short runs
-from scratch (10 epochs) and is gone by 20; and a term a head keeps small on purpose (YOLO26's l1, gain 1.5) is
-raised to the others' size.
+On the benchmark sets the calibration does nearly all the work (benchmarks/README.md, the ablation: switching the
+rule off hardly moves mAP); the rule is the bounded safeguard for classification turning noisier later in training.
+What it does not do: beat well-tuned gains. Equal start sizes weight the box term less than Ultralytics' gains do
+(they start box larger than the other terms with CIoU), which costs mAP in very short runs from scratch and is gone
+in longer ones; and a term a head keeps small on purpose (YOLO26's l1) is raised to the others' size.
 """
 
 from __future__ import annotations

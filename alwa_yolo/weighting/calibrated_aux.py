@@ -1,15 +1,12 @@
 """``alwa-cal-aux``: ``alwa-cal`` with a head's auxiliary terms kept at their gain ratio to the box term.
 
 Why a variant. ``alwa-cal`` starts every term at the same size, which is what Ultralytics' tuned gains do for the
-three main detection terms (box, cls, dfl start at nearly one size under 7.5 / 0.5 / 1.5). It is wrong for a term a
-head keeps small on purpose, and the benchmarks measured what it costs (benchmarks/README.md): YOLO11n-pose's
-keypoint-visibility term ``kobj`` raised about 4x cost keypoint mAP50-95 0.113 (the same calibrated gains with kobj
-put back at Ultralytics' ratio to box: 0.026); YOLO11n-obb's angle term raised to gain 6.5 (Ultralytics: 1.0) cost
-box mAP50-95 0.209; YOLO26's l1 term (gain 1.5 beside box 7.5) is raised to gain 36-148. These terms refine what a
-main term already answers (is this keypoint there, which way the box turns, the box corners again without DFL's
-distribution): equal size is not what they need. Measured with this strategy: level with Ultralytics' gains on pose
-keypoints and YOLO11n-obb; on a plain YOLO26n detector, where the raised l1 gain turned out harmless, no better than
-``alwa-cal``. The default since 0.4, ``alwa-ref``, keeps every term at Ultralytics' tuned share instead
+three main detection terms (box, cls, dfl start at nearly one size under Ultralytics' gains). It is wrong for a term
+a head keeps small on purpose, and the benchmarks measured what it costs (benchmarks/README.md, "Pose and OBB"):
+YOLO11n-pose's keypoint-visibility term ``kobj`` and YOLO11n-obb's angle term, raised to the main terms' size, cost
+keypoint and rotated-box mAP; YOLO26's l1 term is raised many times over. These terms refine what a main term already
+answers (is this keypoint there, which way the box turns, the box corners again without DFL's distribution): equal
+size is not what they need. The default since 0.4, ``alwa-ref``, keeps every term at Ultralytics' tuned share instead
 (:mod:`~alwa_yolo.weighting.reference`).
 
 So this strategy calibrates the main terms exactly as ``alwa-cal`` does, among themselves (their common size is the
