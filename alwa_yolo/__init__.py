@@ -4,7 +4,7 @@ ALWA is "Adaptive Loss Weight Adjustment" from "Revisiting the Loss Weight Adjus
 (Yu et al., 2021). See README.md and docs/ALWA.md.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.4.0"
 
 from .errors import UserError
 from .weighting import WEIGHTINGS, LossWeighting, build_weighting

@@ -188,9 +188,9 @@ for stage in $stages; do
       $PY benchmarks/sweep.py $T --weightings fixed loss-ratio uw-so uw dwa --out $R/rtdetr-shapes
     fi
     ;;
-  reproduce-0.4)  # the 0.4 structure (layers, module splits, one observe path for fixed) changes no number: the
-    # default stage's seed-0 runs (made before it, this machine) and alwa2 / alwa-cal from a worktree of the commit before it
-    # (REPRO_BEFORE, default f9e2f73), against the same runs of this checkout
+  reproduce-0.4)  # the 0.4 structure (layers, module splits, one hand-off for every head, the strategy factory)
+    # changes no number: the default / rtdetr stages' seed-0 runs (made before it, this machine) and alwa2 / alwa-cal
+    # from a worktree of the commit before it (REPRO_BEFORE, default f9e2f73), against the same runs of this checkout
     D="--epochs 20 --reg-losses ciou --seeds 0 --jobs 2 --extra val=False"
     $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed alwa-ref alwa2 alwa-cal \
       --out $R/reproduce-0.4/shapes
@@ -198,6 +198,13 @@ for stage in $stages; do
       --out $R/reproduce-0.4/pose-yolo11n
     $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed alwa-ref \
       --out $R/reproduce-0.4/obb-yolo11n
+    # the heads whose hand-off moved most in 0.4: end-to-end (YOLO26n), the anchor head, RT-DETR
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D --weightings fixed alwa-ref \
+      --out $R/reproduce-0.4/yolo26n
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D \
+      --weightings fixed alwa-ref --out $R/reproduce-0.4/anchor
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/rtdetr-n.yaml $D --weightings fixed alwa2 \
+      --out $R/reproduce-0.4/rtdetr
     before=$(mktemp -d)/before && git worktree add -f --detach "$before" "${REPRO_BEFORE:-f9e2f73}"
     (cd "$before" && $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings alwa2 \
       alwa-cal \
@@ -208,11 +215,14 @@ for stage in $stages; do
       pairs+=" --pair default-shapes reproduce-0.4/shapes $w-auto-ciou-s0"
       pairs+=" --pair default-pose-yolo11n reproduce-0.4/pose-yolo11n $w-auto-ciou-s0"
       pairs+=" --pair default-obb-yolo11n reproduce-0.4/obb-yolo11n $w-auto-ciou-s0"
+      pairs+=" --pair default-yolo26n reproduce-0.4/yolo26n $w-auto-ciou-s0"
+      pairs+=" --pair default-anchor reproduce-0.4/anchor $w-auto-ciou-s0"
     done
+    for w in fixed alwa2; do pairs+=" --pair rtdetr-shapes reproduce-0.4/rtdetr $w-auto-ciou-s0"; done
     $PY benchmarks/reproduce_table.py --out $R/reproduce-0.4 $pairs \
       --pair reproduce-0.4/before-shapes reproduce-0.4/shapes alwa2-auto-ciou-s0 \
       --pair reproduce-0.4/before-shapes reproduce-0.4/shapes alwa-cal-auto-ciou-s0 \
-      --title "The 0.4 structure changes against the code before them (${REPRO_BEFORE:-f9e2f73}), seed 0, 20 epochs."
+      --title "The 0.4 structure changes against the code before them (${REPRO_BEFORE:-f9e2f73}; RT-DETR's: the rtdetr stage's runs, committed in 1d8e6f5), seed 0, 20 epochs. $(git rev-parse --short HEAD) after."
     ;;
   aux)  # alwa-cal-aux (auxiliary terms at their gain ratio to box) where it differs from alwa-cal on a detector:
     # YOLO26n's l1 term, demo set, 20 epochs (the families stage's configuration, fixed and alwa-cal re-run beside it);

@@ -22,3 +22,12 @@ def test_the_flag_table_is_generated_from_the_options_table():
     usage = (ROOT / "docs" / "usage.md").read_text()
     assert flag_table() in usage, "docs/usage.md flag table is stale: paste the output of python -m alwa_yolo.options"
     assert all(f"`{o.flags[0]}`" in flag_table() for o in TRAIN_OPTIONS if o.flags)
+
+
+def test_version_is_the_changelogs_newest_release():
+    """pyproject.toml, ``alwa_yolo.__version__`` and CHANGELOG.md's first release heading name one version."""
+    import alwa_yolo
+
+    project = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    newest = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1)
+    assert project == alwa_yolo.__version__ == newest
