@@ -77,6 +77,20 @@ def test_two_cpu_ranks_train_one_model(tiny_data, tmp_path, weighting):
 
 
 @pytest.mark.slow
+def test_two_cpu_ranks_train_rtdetr(tiny_data, tmp_path):
+    """RT-DETR under DDP, through the same seam: its three folded terms pooled across the ranks, identical model /
+    EMA / strategy state on both, equal to last.pt."""
+    args = [*FAST, "--data", str(tiny_data), "--weights", "cfg/models/rtdetr-n.yaml", "--epochs", "2",
+            "--batch-size", "8", "--weighting", "alwa2", "--alwa-interval", "3", "--project", str(tmp_path / "runs"),
+            "--name", "r"]  # fmt: skip
+    code, out = finish(torchrun(args, rank_env(tmp_path)), timeout=400)
+    assert code == 0, out[-3000:]
+    run = tmp_path / "runs" / "r"
+    assert_ranks_agree_with_the_checkpoint(tmp_path, run, world=2, iterations=8)
+    assert [int(r["iteration"]) for r in read_csv(run / "alwa.csv")] == [3, 6]
+
+
+@pytest.mark.slow
 def test_two_nodes_on_one_machine(tiny_data, tmp_path):
     """Two launchers (``--nnodes 2 --nproc_per_node 1``, node ranks 0 and 1) meeting at one c10d rendezvous
     endpoint: one model trained over both, the same equalities."""
