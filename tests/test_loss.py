@@ -317,9 +317,6 @@ def test_every_head_hands_its_terms_over_one_way():
         assert callable(getattr(cls, "loss_terms", None)) and callable(getattr(cls, "stock_result", None)), cls
         assert "self.weighted_loss(" in inspect.getsource(getattr(cls, entry.get(cls, "loss"))), cls
     package = Path(alwa_yolo.__file__).parent
-    callers = {
-        p.relative_to(package).as_posix()
-        for p in package.rglob("*.py")
-        if ".combine(" in p.read_text() or ".observe_stock(" in p.read_text()
-    }
+    sources = {p.relative_to(package).as_posix(): p.read_text() for p in package.rglob("*.py")}
+    callers = {name for name, text in sources.items() if ".combine(" in text or ".observe_stock(" in text}
     assert callers == {"losses/weighted.py"}

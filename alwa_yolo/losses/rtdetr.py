@@ -94,7 +94,8 @@ class ALWARTDETRLoss(WeightedCriterion, RTDETRDetectionLoss):
         RTDETRDetectionLoss.__init__(self, nc=model.nc, loss_gain=loss_gain, use_vfl=True)
         self.loss_names = LOSS_NAMES
         self.items: dict[str, torch.Tensor] | None = None
-        """The last call's loss items: the final layer's terms on the reported gains (RT-DETR's, or the hyp's)."""
+        """The last weighted call's loss items: the final layer's terms on the reported gains (RT-DETR's, or the
+        hyp's). Under ``fixed`` the model reports the stock items itself."""
         device = next(model.parameters()).device
         self.setup_weighting(
             options, gains, LOSS_NAMES, device, args, RTDETR_GAINS, shared_weighting(model), reference=RTDETR_GAINS
@@ -107,11 +108,10 @@ class ALWARTDETRLoss(WeightedCriterion, RTDETRDetectionLoss):
 
     def stock_losses(self, preds, batch: dict[str, Any], **dn: Any) -> tuple[dict[str, torch.Tensor], LossTerms]:
         """Stock ``RTDETRDetectionLoss``'s 12 losses, and the three terms they fold into (each kind's final,
-        auxiliary and denoising losses summed) with the final layer's as loss items; :attr:`items` is set."""
+        auxiliary and denoising losses summed) with the final layer's as loss items."""
         losses = super().forward(preds, batch, **dn)
         terms = torch.stack([sum(v for k, v in losses.items() if k.startswith(KINDS[n])) for n in LOSS_NAMES])
         items = {n: losses[KINDS[n]].detach() for n in LOSS_NAMES}
-        self.items = self.report(items)
         return losses, LossTerms(terms, items, 1)  # the model sums the dict without a batch-size factor
 
     def loss_terms(self, preds, batch: dict[str, Any], **dn: Any) -> LossTerms:
