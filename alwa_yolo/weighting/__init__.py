@@ -16,6 +16,7 @@ from .calibrated import CalibratedALWA
 from .calibrated_aux import AuxiliaryRatioALWA
 from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
+from .gradient_share import GradientShareALWA
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
 from .updates import WeightUpdate
@@ -35,6 +36,7 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         CalibratedALWA,
         AuxiliaryRatioALWA,
         ReferenceALWA,
+        GradientShareALWA,
         LossRatioWeighting,
         SoftOptimalUncertaintyWeighting,
     )
@@ -69,6 +71,7 @@ __all__ = [
     "CalibratedALWA",
     "DynamicWeightAverage",
     "FixedWeighting",
+    "GradientShareALWA",
     "LossRatioWeighting",
     "LossWeighting",
     "ReferenceALWA",
