@@ -167,33 +167,3 @@ def test_per_iteration_peers_round_trip_and_skip_validation(name):
         before = a.iteration
         a(torch.tensor(terms[0]), training=False)
     assert a.iteration == before
-
-
-def test_alwa_grad_measures_the_native_box_term_on_gradients():
-    """``alwa-grad``: the native term handed over is the chosen term times the ratio of the two terms' gradient norms
-    on the predicted boxes; with CIoU (nothing replaced) every weighted loss is ``alwa-ref``'s."""
-    from alwa_yolo.losses.detection import RegressionBboxLoss
-
-    box = RegressionBboxLoss(16, "l1", native_by="gradient")
-    pred = torch.tensor([[1.0, 2.0, 3.0, 4.0]], requires_grad=True)
-    native, chosen = (3.0 * pred).sum(), (pred**2).sum()  # gradient norms: 3 * 2 and 2 * |pred| = 2 * sqrt(30)
-    expected = chosen.detach() * 6.0 / (2.0 * 30**0.5)
-    torch.testing.assert_close(box.native_measure(native, chosen, pred), expected)
-    box.native_by = "value"
-    torch.testing.assert_close(box.native_measure(native, chosen, pred), native.detach())
-
-    batch = make_batch()
-    sums = {}
-    for name in ("alwa-ref", "alwa-grad"):
-        model = make_model(weighting=name, reg_loss="l1")
-        crit = ALWADetectionLoss(model)
-        crit(model(batch["img"]), batch)
-        sums[name] = float(crit.weighting.native_sums[0])
-    assert crit.bbox_loss.native_by == "gradient" and 0 < sums["alwa-grad"] != sums["alwa-ref"]
-    out = {}
-    for name in ("alwa-ref", "alwa-grad"):
-        model = make_model(weighting=name)
-        crit = ALWADetectionLoss(model)
-        out[name] = [crit(model(batch["img"]), batch)[0].detach() for _ in range(3)]
-    for a, b in zip(out["alwa-ref"], out["alwa-grad"]):
-        assert torch.equal(a, b)

@@ -29,7 +29,6 @@ import torch
 from ultralytics.utils.loss import BboxLoss, v8DetectionLoss
 
 from ..options import resolve_options
-from ..weighting import WEIGHTINGS
 from .regression import box_regression_loss, check_reg_loss
 from .weighted import TERM_GAINS, LossTerms, WeightedCriterion, base_gains, shared_weighting
 
@@ -41,13 +40,9 @@ class RegressionBboxLoss(BboxLoss):
     ones, so only the box term's formula changes.
     """
 
-    def __init__(self, reg_max: int, reg_loss: str, beta: float = 1.0, native_by: str = "value"):
+    def __init__(self, reg_max: int, reg_loss: str, beta: float = 1.0):
         super().__init__(reg_max)
         self.reg_loss, self.beta = check_reg_loss(reg_loss), float(beta)
-        self.native_by = native_by
-        """How :attr:`last_native` measures the native term: ``"value"`` (its loss value) or ``"gradient"`` (the
-        chosen term's value scaled by the ratio of the two terms' gradient norms on the predicted boxes); the
-        criterion sets ``"value"`` once its strategy stops reading it, so the gradients are computed only then."""
         self.last_native: torch.Tensor | None = None
         """The native (CIoU) box term of the last call, when ``reg_loss`` replaces it (``alwa-ref`` reads it)."""
 
@@ -68,29 +63,13 @@ class RegressionBboxLoss(BboxLoss):
         loss_ciou, loss_dfl = super().forward(*args, imgsz, stride)
         if self.reg_loss == "ciou":
             return loss_ciou, loss_dfl
+        self.last_native = loss_ciou.detach()
         fg = fg_mask.nonzero(as_tuple=True)
         weight = target_scores[fg].sum(-1)
         per_box = box_regression_loss(
             self.reg_loss, pred_bboxes[fg], target_bboxes[fg], anchor_points[fg[1]], beta=self.beta
         )
-        loss_box = (per_box * weight).sum() / target_scores_sum
-        self.last_native = self.native_measure(loss_ciou, loss_box, pred_bboxes)
-        return loss_box, loss_dfl
-
-    def native_measure(self, native: torch.Tensor, chosen: torch.Tensor, pred_bboxes: torch.Tensor) -> torch.Tensor:
-        """The native term as :attr:`native_by` measures it (detached).
-
-        ``"gradient"``: ``chosen * |d native / d boxes| / |d chosen / d boxes|``, the value the chosen term would
-        have if it pulled on the predicted boxes as hard as the native one; a strategy that matches the two terms'
-        means (``alwa-grad``) then gives the chosen loss the native loss's *gradient* share. The two gradients are
-        taken on the box predictions only (a small graph), without touching parameter gradients.
-        """
-        if self.native_by == "gradient" and torch.is_grad_enabled() and native.requires_grad and chosen.requires_grad:
-            g_native, g_chosen = (
-                torch.autograd.grad(t, pred_bboxes, retain_graph=True)[0].norm() for t in (native, chosen)
-            )
-            return torch.where(g_chosen > 0, chosen.detach() * g_native / g_chosen.clamp(min=1e-30), native.detach())
-        return native.detach()
+        return (per_box * weight).sum() / target_scores_sum, loss_dfl
 
 
 class BaseGains:
@@ -112,9 +91,7 @@ class BaseGains:
         self.hyp = SimpleNamespace(**{**hyp, **self.gains})  # the stock code multiplies by hyp.box / cls / dfl
         opts = self.options
         if self.regression_box:
-            native_by = getattr(WEIGHTINGS[opts["weighting"]], "share_by", "value")
-            self.bbox_loss = RegressionBboxLoss(self.reg_max, opts["reg_loss"], opts["smoothl1_beta"], native_by)
-            self.bbox_loss.to(self.device)
+            self.bbox_loss = RegressionBboxLoss(self.reg_max, opts["reg_loss"], opts["smoothl1_beta"]).to(self.device)
         elif opts["reg_loss"] != "ciou":
             raise ValueError(f"--reg-loss {opts['reg_loss']} does not apply to {type(self).__name__}'s box term")
 

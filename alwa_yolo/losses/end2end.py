@@ -47,10 +47,6 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
             return None
         return [self.o2m * self.one2many.gains["box"] * many, self.o2o * self.one2one.gains["box"] * one]
 
-    def native_modules(self) -> list[torch.nn.Module]:
-        """Both branches' box-term modules."""
-        return [b.bbox_loss for b in (self.one2many, self.one2one) if hasattr(b.bbox_loss, "native_by")]
-
     def __call__(self, preds, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Both branches' mixed terms, weighted, times batch size, summed per term; the one-to-one loss items."""
         return self.weighted_loss(preds, batch)

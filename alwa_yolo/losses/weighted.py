@@ -291,17 +291,7 @@ class WeightedCriterion:
         training = torch.is_grad_enabled()
         if training and getattr(self.weighting, "wants_native", False):
             self.weighting.note_native(self.native_terms(terms))
-            weighted = self.weighting(terms, training=training) * batch_size
-            if not self.weighting.wants_native:  # measured: the box terms stop measuring gradients
-                for box in self.native_modules():
-                    box.native_by = "value"
-            return weighted
         return self.weighting(terms, training=training) * batch_size
-
-    def native_modules(self) -> list[torch.nn.Module]:
-        """The box-term modules that compute :meth:`native_boxes` (the criterion's ``bbox_loss``, if it measures)."""
-        box = getattr(self, "bbox_loss", None)
-        return [box] if hasattr(box, "native_by") else []
 
     def native_boxes(self) -> list[torch.Tensor] | None:
         """The gain-scaled native box term of each ``box_loss`` position, computed on this iteration's assigned

@@ -16,7 +16,6 @@ from .calibrated import CalibratedALWA
 from .calibrated_aux import AuxiliaryRatioALWA
 from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
-from .gradient_share import GradientShareALWA
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
 from .updates import WeightUpdate
@@ -36,7 +35,6 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         CalibratedALWA,
         AuxiliaryRatioALWA,
         ReferenceALWA,
-        GradientShareALWA,
         LossRatioWeighting,
         SoftOptimalUncertaintyWeighting,
     )
@@ -71,7 +69,6 @@ __all__ = [
     "CalibratedALWA",
     "DynamicWeightAverage",
     "FixedWeighting",
-    "GradientShareALWA",
     "LossRatioWeighting",
     "LossWeighting",
     "ReferenceALWA",

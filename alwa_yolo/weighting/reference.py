@@ -49,8 +49,6 @@ class ReferenceALWA(CalibratedALWA):
     """
 
     name = "alwa-ref"
-    share_by = "value"
-    """How the criterion measures the native box term it hands over (:meth:`note_native`): its loss value."""
 
     def __init__(
         self,
