@@ -104,6 +104,25 @@ def test_the_default_trains_on_rtdetr_gains_whatever_the_hyp_says():
     assert w._reference.tolist() == [2.0, 1.0, 5.0]
 
 
+def test_ref_ratio_is_loss_ratio_on_rtdetr_gains_and_ignores_mis_set_ones():
+    """``ref-ratio`` on RT-DETR's own gains computes ``loss-ratio``'s loss to the bit; from gains mis-set on every
+    term it computes the same loss (the base gains are divided out), while ``loss-ratio``'s moves."""
+    mis_set = {"box": 0.5, "cls": 4.0, "dfl": 20.0}
+    losses = {}
+    for name, gains in (("loss-ratio", {}), ("ref-ratio", {}), ("ref-ratio", mis_set), ("loss-ratio", mis_set)):
+        model, batch = model_and_batch({"weighting": name, **gains})
+        torch.manual_seed(5)
+        losses[name, bool(gains)] = model.loss(batch)[0].detach()
+    assert torch.equal(losses["ref-ratio", False], losses["loss-ratio", False])
+    torch.testing.assert_close(losses["ref-ratio", True], losses["ref-ratio", False], rtol=1e-6, atol=0)
+    assert not torch.allclose(losses["loss-ratio", True], losses["loss-ratio", False], rtol=1e-3)
+    assert model.criterion.weighting.calibration() == {}  # loss-ratio keeps the run's gains
+    model, _ = model_and_batch({"weighting": "ref-ratio", **mis_set})
+    assert model.init_criterion().weighting.calibration() == pytest.approx(
+        {"giou_loss": 2.0, "cls_loss": 1.0, "l1_loss": 5.0}
+    )
+
+
 def test_reg_loss_is_refused_through_the_api(tiny_data, tmp_path):
     from alwa_yolo.errors import UserError
 

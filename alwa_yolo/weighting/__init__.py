@@ -18,6 +18,7 @@ from .dwa import DynamicWeightAverage
 from .fixed import FixedWeighting
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
+from .reference_ratio import ReferenceLossRatio
 from .updates import WeightUpdate
 from .uw import UncertaintyWeighting
 from .uw_so import SoftOptimalUncertaintyWeighting
@@ -36,6 +37,7 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         AuxiliaryRatioALWA,
         ReferenceALWA,
         LossRatioWeighting,
+        ReferenceLossRatio,
         SoftOptimalUncertaintyWeighting,
     )
 }
@@ -72,6 +74,7 @@ __all__ = [
     "LossRatioWeighting",
     "LossWeighting",
     "ReferenceALWA",
+    "ReferenceLossRatio",
     "RunningWindow",
     "SoftOptimalUncertaintyWeighting",
     "UncertaintyWeighting",
