@@ -5,7 +5,9 @@ not run yet is left out).
 - gain curve: ``fixed`` with one of RT-DETR's gains x1/4 or x4 against ``fixed`` at x1, and the default at x1 against
   each (its result does not depend on the gains it is given, tested: its x1 run is its run at every multiplier);
 - the gain finder's gains trained with ``fixed`` against the hard-coded ones;
-- per-class AP50-95 of ``fixed`` and the default (mean over seeds).
+- per-class AP50-95 of ``fixed`` and the default (mean over seeds);
+- BCCD (``rtdetr-bccd``): each strategy against ``fixed``, the class gain x4 with ``fixed``, and per-class AP50-95
+  of every strategy.
 
 Verdicts are :func:`sweep.verdict`'s: ``better`` / ``worse`` only when every seed moves the same way by more than the
 seed spread of the reference. Writes ``results/rtdetr-summary.md`` and the part of benchmarks/README.md between the
@@ -108,6 +110,38 @@ def tables() -> list[str]:
         a = np.mean([r["per_class"][n]["AP50-95"] for r in fixed.values()])
         b = np.mean([r["per_class"][n]["AP50-95"] for r in default.values()]) if default else float("nan")
         out.append(f"| {n} | {a:.3f} | {b:.3f} |")
+    return out + bccd()
+
+
+BCCD_STRATEGIES = ("fixed", "alwa-ref", "alwa2", "loss-ratio")
+
+
+def bccd() -> list[str]:
+    """The BCCD rows: strategies against ``fixed``, and per-class AP50-95 (mean over seeds) of each."""
+    rows = runs("rtdetr-bccd")
+    fixed = by_seed(rows, "fixed")
+    if not fixed:
+        return []
+    out = ["", "BCCD (real images, 320 px, 15 epochs, backbone and neck from the COCO-derived YOLOv8n):", "",
+           "| strategy | mAP50-95 | paired diff vs `fixed` (per seed) |", "| --- | --- | --- |"]  # fmt: skip
+    v = np.array([fixed[k][METRIC] for k in sorted(fixed)])
+    out.append(f"| `fixed` | {v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.3f} | |")
+    for s in BCCD_STRATEGIES[1:]:
+        value, diff = compare(by_seed(rows, s), fixed)
+        if value:
+            out.append(f"| `{s}` | {value} | {diff} |")
+    scaled = by_seed(runs("rtdetr-bccd-gains-cls"), "fixed", {"cls": RTDETR_GAINS["cls"] * 4})
+    value, diff = compare(scaled, fixed)
+    if value:
+        _, recovered = compare(by_seed(rows, "alwa-ref"), scaled)
+        out += ["", f"`fixed` with the class gain x4 (cls=4) on BCCD: {value}, {diff} against RT-DETR's gains; the "
+                f"default against it: {recovered}."]  # fmt: skip
+    ran = [s for s in BCCD_STRATEGIES if by_seed(rows, s)]
+    names = list(next(iter(fixed.values()))["per_class"])
+    out += ["", "| class | " + " | ".join(f"`{s}`" for s in ran) + " |", "| --- |" + " --- |" * len(ran)]
+    for n in names:
+        cells = [np.mean([r["per_class"][n]["AP50-95"] for r in by_seed(rows, s).values()]) for s in ran]
+        out.append(f"| {n} (AP50-95) | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     return out
 
 
