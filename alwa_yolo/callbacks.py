@@ -30,6 +30,8 @@ def on_train_start(trainer: Any) -> None:
             f"Loss weighting: {opts['weighting']} (interval {opts['alwa_interval']}, base gains {gains} "
             f"({opts['gains']}), box loss {box}); weights log: {trainer.weight_log.csv_path}"
         )
+        if note := getattr(trainer.weighting, "head_note", ""):
+            LOGGER.info(f"{opts['weighting']} {note}")
         if opts["weighting"] == "alwa-cal" and trainer.args.task in MEASURED_LOSSES:
             LOGGER.warning(MEASURED_LOSSES[trainer.args.task])
         length = getattr(trainer.weighting, "calibration_length", 0)

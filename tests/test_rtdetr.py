@@ -97,11 +97,19 @@ def test_unit_gains_report_the_items_on_rtdetr_gains():
     assert all(float(items[k]) == pytest.approx(float(ref_items[k]), rel=1e-5) for k in ref_items)
 
 
-def test_the_default_trains_on_rtdetr_gains_whatever_the_hyp_says():
-    """alwa-ref's reference for RT-DETR is its own tuned gains (class 1, L1 5, GIoU 2), not the YOLO heads'."""
-    model, _ = model_and_batch({"weighting": "alwa-ref", "box": 0.5, "cls": 4.0, "dfl": 1.0})
+def test_the_default_is_ref_ratio_on_rtdetr_gains_whatever_the_hyp_says():
+    """The default on RT-DETR is ``ref-ratio``'s run under its own name: RT-DETR's gains inside each group (class 1,
+    L1 5, GIoU 2, not the YOLO heads'), the groups balanced every iteration; its loss is ``ref-ratio``'s to the bit,
+    from the hyp's gains or mis-set ones."""
+    model, batch = model_and_batch({"weighting": "alwa-ref", "box": 0.5, "cls": 4.0, "dfl": 1.0})
     w = model.init_criterion().weighting
-    assert w._reference.tolist() == [2.0, 1.0, 5.0]
+    assert w.name == "alwa-ref" and w.calibration() == {"giou_loss": 2.0, "cls_loss": 1.0, "l1_loss": 5.0}
+    torch.manual_seed(5)
+    default = model.loss(batch)[0].detach()
+    model, _ = model_and_batch({"weighting": "ref-ratio", "box": 0.5, "cls": 4.0, "dfl": 1.0})
+    torch.manual_seed(5)
+    assert torch.equal(default, model.loss(batch)[0].detach())
+    assert type(model.criterion.weighting).__name__ == "ReferenceLossRatio"
 
 
 def test_ref_ratio_is_loss_ratio_on_rtdetr_gains_and_ignores_mis_set_ones():
@@ -207,6 +215,7 @@ def test_train_py_trains_resumes_and_val_py_reports_ultralytics_numbers(tiny_yam
                    "--batch-size", "8", "--project", str(tmp_path), "--name", "ft", *TRAIN_FAST)  # fmt: skip
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
     assert "Loss weighting: alwa-ref" in p.stdout + p.stderr and "RT-DETR's L1 + GIoU" in p.stdout + p.stderr
+    assert "alwa-ref on this head: its tuned gains inside each group" in p.stdout + p.stderr
     assert (tmp_path / "ft" / "weights" / "best.pt").is_file()
 
 

@@ -98,7 +98,15 @@ class ALWARTDETRLoss(WeightedCriterion, RTDETRDetectionLoss):
         hyp's). Under ``fixed`` the model reports the stock items itself."""
         device = next(model.parameters()).device
         self.setup_weighting(
-            options, gains, LOSS_NAMES, device, args, RTDETR_GAINS, shared_weighting(model), reference=RTDETR_GAINS
+            options,
+            gains,
+            LOSS_NAMES,
+            device,
+            args,
+            RTDETR_GAINS,
+            shared_weighting(model),
+            reference=RTDETR_GAINS,
+            groups_balanced=False,
         )
 
     def forward(self, preds, batch: dict[str, Any], **dn: Any) -> dict[str, torch.Tensor]:

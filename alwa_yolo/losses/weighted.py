@@ -136,6 +136,10 @@ class TermSpec:
     """Each term's tuned gain (``alwa-ref``'s reference; :func:`reference_gains`), or None."""
     device: torch.device | str = "cpu"
     """Where the criterion computes its terms."""
+    groups_balanced: bool = True
+    """Whether the reference gains also set the balance *between* the two groups: True where they were tuned for the
+    head (Ultralytics' YOLO heads); False where only their balance inside each group is kept (RT-DETR, whose gains
+    were set for another model and data), and the default balances the groups every iteration (``ref-ratio``)."""
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -154,6 +158,7 @@ def build_strategy(options: dict[str, Any], spec: TermSpec) -> LossWeighting:
         term_names=spec.names,
         term_gains=list(spec.gains),
         reference_gains=None if spec.reference is None else list(spec.reference),
+        groups_balanced=spec.groups_balanced,
     ).to(spec.device)
 
 
@@ -206,6 +211,7 @@ class WeightedCriterion:
         head_defaults: dict[str, float] | None = None,
         shared: LossWeighting | None = None,
         reference: dict[str, float] | None = None,
+        groups_balanced: bool = True,
     ) -> None:
         """Declare the terms (:attr:`term_spec`) and take the run's strategy (``shared``: the trainer's, which the
         model carries as ``loss_weighting``). Without one (a criterion built outside the trainer: a test, a script)
@@ -213,7 +219,8 @@ class WeightedCriterion:
 
         ``args`` and ``head_defaults`` give the gains the loss items are reported on (:meth:`report`).
         ``reference`` is the head's tuned gains, which ``alwa-ref`` trains on: Ultralytics' defaults unless given;
-        none for a head whose ``head_defaults`` were not tuned for it (the anchor head).
+        none for a head whose ``head_defaults`` were not tuned for it (the anchor head). ``groups_balanced``:
+        :attr:`TermSpec.groups_balanced`.
         """
         self.options, self.gains = options, gains
         hyp = base_gains({**options, "gains": "hyp"}, args or {}, sorted(gains), head_defaults) if args else gains
@@ -222,7 +229,11 @@ class WeightedCriterion:
             self._report_factors = {}
         ref = reference_gains(names, head_defaults, reference)
         self.term_spec = TermSpec(
-            tuple(names), tuple(gains[TERM_GAINS[n]] for n in names), None if ref is None else tuple(ref), device
+            tuple(names),
+            tuple(gains[TERM_GAINS[n]] for n in names),
+            None if ref is None else tuple(ref),
+            device,
+            groups_balanced,
         )
         self._weighting = None
         if shared is not None:

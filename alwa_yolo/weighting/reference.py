@@ -22,6 +22,11 @@ share, not equal sizes:
 
 Where no tuned reference exists (the anchor-based head: Ultralytics has none, and YOLOv5's gains belong to another
 normalisation) the strategy falls back to ``alwa-cal`` exactly: equal start sizes.
+
+Where the reference keeps its balance inside each group but was not tuned for the balance between them (RT-DETR:
+its gains are hard-coded from another model and data, and measured on the small RT-DETR they weight classification
+too little; benchmarks/README.md, "RT-DETR"), the default is ``ref-ratio``'s run: the reference gains inside each
+group, the two groups balanced every iteration.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import torch.distributed as dist
 
 from .calibrated import CalibratedALWA
 from .collectives import distributed
+from .reference_ratio import DefaultReferenceRatio, ReferenceLossRatio
 
 
 class ReferenceALWA(CalibratedALWA):
@@ -66,8 +72,11 @@ class ReferenceALWA(CalibratedALWA):
         self.applied = self._reference_scale(torch.ones(n_names, dtype=torch.float64))
 
     @classmethod
-    def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceALWA:
-        """``alwa-cal``'s options plus the head's reference gains (the seam passes them)."""
+    def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceALWA | ReferenceLossRatio:
+        """``alwa-cal``'s options plus the head's reference gains (the seam passes them); on a head whose reference
+        does not balance the groups (``groups_balanced`` False: RT-DETR), ``ref-ratio``'s balance under this name."""
+        if not options.get("groups_balanced", True):
+            return DefaultReferenceRatio.from_options(groups, options)
         return cls(
             groups,
             options["alwa_interval"],

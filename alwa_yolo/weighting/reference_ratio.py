@@ -69,3 +69,15 @@ class ReferenceLossRatio(LossRatioWeighting):
         if self.scale is not None:
             self.scale = self.scale.to(device)
         return super().to(device)
+
+
+class DefaultReferenceRatio(ReferenceLossRatio):
+    """The default (``alwa-ref``) on a head whose reference gains do not balance the two groups (RT-DETR):
+    ``ref-ratio``'s run under the default's name (:meth:`~alwa_yolo.weighting.reference.ReferenceALWA.from_options`)."""
+
+    name = "alwa-ref"
+    head_note = (
+        "on this head: its tuned gains inside each group, the two groups balanced every iteration (ref-ratio's run; "
+        "README, 'Weighting strategies')"
+    )
+    """What the run's log says about the default on this head."""
