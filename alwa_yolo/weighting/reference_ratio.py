@@ -1,9 +1,10 @@
 """``ref-ratio``: the loss-ratio balance between the two groups, on the head's tuned balance inside them.
 
 Why a new strategy. On RT-DETR the peer ``loss-ratio`` (localisation weighted to the classification loss's value
-every iteration, Oksuz et al. 2021) was ahead of RT-DETR's hard-coded gains, and so of the default, which keeps
-them (benchmarks/README.md, "RT-DETR"). ``loss-ratio`` itself is not robust to the gains it is given: the balance
-*inside* the localisation group (GIoU : L1 on RT-DETR, box : dfl on YOLO) is the run's, so a mis-set gain moves it.
+every iteration, Oksuz et al. 2021) was ahead of RT-DETR's hard-coded gains, and so of the 0.4 default, which kept
+them (benchmarks/README.md, "RT-DETR"); this is the default's run on RT-DETR since. ``loss-ratio`` itself is not
+robust to the gains it is given: the balance *inside* the localisation group (GIoU : L1 on RT-DETR, box : dfl on
+YOLO) is the run's, so a mis-set gain moves it.
 Here each term's base gain is divided out and its reference gain (the head's tuned one, ``alwa-ref``'s) applied
 first, as ``alwa-ref`` does, and then the two groups are balanced as ``loss-ratio`` balances them:
 ``w_reg = L_cls / L_reg`` on those terms, every iteration. So the run is the same from any gains, and with the
