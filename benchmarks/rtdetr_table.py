@@ -6,6 +6,7 @@ not run yet is left out).
   each (its result does not depend on the gains it is given, tested: its x1 run is its run at every multiplier);
 - the gain finder's gains trained with ``fixed`` against the hard-coded ones;
 - per-class AP50-95 of ``fixed`` and the default (mean over seeds);
+- whether the default's own seed-0 runs are ``loss-ratio``'s (``rtdetr-default``);
 - BCCD (``rtdetr-bccd``): each strategy against ``fixed``, the class gain x4 with ``fixed``, and per-class AP50-95
   of every strategy.
 
@@ -35,6 +36,14 @@ from alwa_yolo.losses.rtdetr import RTDETR_GAINS  # noqa: E402
 R = HERE / "results"
 METRIC = "mAP50-95"
 STRATEGIES = ("alwa-ref", "alwa2", "loss-ratio", "uw-so", "uw", "dwa")
+LABELS = {
+    "alwa-ref": "`alwa-ref` 0.4 (RT-DETR's gains kept)",
+    "loss-ratio": "`loss-ratio` = `ref-ratio` = **the default since 0.5**",
+}
+"""How the tables name the runs: the ``alwa-ref`` runs were made before the default changed on RT-DETR; the default
+since is ``ref-ratio``'s run, which at RT-DETR's gains is ``loss-ratio``'s (tested, and checked below)."""
+DEFAULT = "loss-ratio"
+"""The runs that are the default's since 0.5 (its result does not depend on the gains it is given, tested)."""
 TERM = {"cls": "class", "box": "GIoU", "dfl": "L1"}
 """What each gain hyperparameter multiplies in RT-DETR's loss."""
 MARKERS = ("<!-- rtdetr tables: begin (python benchmarks/rtdetr_table.py) -->", "<!-- rtdetr tables: end -->")
@@ -83,10 +92,10 @@ def tables() -> list[str]:
     for s in STRATEGIES:
         value, diff = compare(by_seed(core, s), fixed)
         if value:
-            out.append(f"| `{s}` | {value} | {diff} |")
+            out.append(f"| {LABELS.get(s, f'`{s}`')} | {value} | {diff} |")
     out += ["", "| `fixed` with | mAP50-95 | vs `fixed` at RT-DETR's gains | the default (x1 run) vs it |",
             "| --- | --- | --- | --- |"]  # fmt: skip
-    default = by_seed(core, "alwa-ref")
+    default = by_seed(core, DEFAULT)
     for key in ("cls", "box", "dfl"):
         rows = runs(f"rtdetr-gains-{key}")
         for m in (0.25, 4.0):
@@ -105,12 +114,28 @@ def tables() -> list[str]:
         text = ", ".join(f"{TERM[k]} {v:g}" for k, v in gains.items())
         out += ["", f"The gain finder's gains ({text}) with `fixed`: {value}, {diff} against RT-DETR's gains."]
     names = list(next(iter(fixed.values()))["per_class"])
-    out += ["", "| class | `fixed` AP50-95 | `alwa-ref` AP50-95 |", "| --- | --- | --- |"]
+    out += ["", "| class | `fixed` AP50-95 | the default AP50-95 |", "| --- | --- | --- |"]
     for n in names:
         a = np.mean([r["per_class"][n]["AP50-95"] for r in fixed.values()])
         b = np.mean([r["per_class"][n]["AP50-95"] for r in default.values()]) if default else float("nan")
         out.append(f"| {n} | {a:.3f} | {b:.3f} |")
-    return out + bccd()
+    return out + bccd() + check()
+
+
+def check() -> list[str]:
+    """Whether the default's own seed-0 runs (``run_suite.sh rtdetr-default``) are ``loss-ratio``'s: the same
+    mAP50-95 and every iteration's loss items."""
+    out = []
+    for folder, name in (("rtdetr-shapes", "demo set"), ("rtdetr-bccd", "BCCD")):
+        sub = "shapes" if folder == "rtdetr-shapes" else "bccd"
+        mine = by_seed(runs(f"rtdetr-default-0.5/{sub}"), "alwa-ref").get(0)
+        theirs = by_seed(runs(folder), DEFAULT).get(0)
+        if mine and theirs:
+            same = mine[METRIC] == theirs[METRIC] and mine["item_trace"] == theirs["item_trace"]
+            out.append(f"{name}, seed 0: the default's run {'is' if same else 'is NOT'} `loss-ratio`'s "
+                       f"({METRIC} {mine[METRIC]:.4f} / {theirs[METRIC]:.4f}, every iteration's loss items "
+                       f"{'equal' if mine['item_trace'] == theirs['item_trace'] else 'different'}).")  # fmt: skip
+    return ["", *out] if out else []
 
 
 BCCD_STRATEGIES = ("fixed", "alwa-ref", "alwa2", "loss-ratio")
@@ -129,16 +154,17 @@ def bccd() -> list[str]:
     for s in BCCD_STRATEGIES[1:]:
         value, diff = compare(by_seed(rows, s), fixed)
         if value:
-            out.append(f"| `{s}` | {value} | {diff} |")
+            out.append(f"| {LABELS.get(s, f'`{s}`')} | {value} | {diff} |")
     scaled = by_seed(runs("rtdetr-bccd-gains-cls"), "fixed", {"cls": RTDETR_GAINS["cls"] * 4})
     value, diff = compare(scaled, fixed)
     if value:
-        _, recovered = compare(by_seed(rows, "alwa-ref"), scaled)
+        _, recovered = compare(by_seed(rows, DEFAULT), scaled)
         out += ["", f"`fixed` with the class gain x4 (cls=4) on BCCD: {value}, {diff} against RT-DETR's gains; the "
                 f"default against it: {recovered}."]  # fmt: skip
     ran = [s for s in BCCD_STRATEGIES if by_seed(rows, s)]
     names = list(next(iter(fixed.values()))["per_class"])
-    out += ["", "| class | " + " | ".join(f"`{s}`" for s in ran) + " |", "| --- |" + " --- |" * len(ran)]
+    short = {"alwa-ref": "`alwa-ref` 0.4", DEFAULT: f"the default (`{DEFAULT}`)"}
+    out += ["", "| class | " + " | ".join(short.get(s, f"`{s}`") for s in ran) + " |", "| --- |" + " --- |" * len(ran)]
     for n in names:
         cells = [np.mean([r["per_class"][n]["AP50-95"] for r in by_seed(rows, s).values()]) for s in ran]
         out.append(f"| {n} (AP50-95) | " + " | ".join(f"{c:.3f}" for c in cells) + " |")

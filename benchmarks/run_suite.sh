@@ -6,7 +6,8 @@
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
 #           default-short, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder,
-#           rtdetr-peers, rtdetr-bccd) reproduce-0.4; default: all but reproduce-0.4, in that order
+#           rtdetr-peers, rtdetr-bccd) rtdetr-default reproduce-0.4; default: all but reproduce-0.4, in that
+#           order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -15,7 +16,7 @@ export YOLO_OFFLINE=1
 PY=${PYTHON:-python}
 R=benchmarks/results
 W="fixed alwa2 alwa2-raw alwa-cal"
-stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb aux gain-finder default rtdetr}
+stages=${*:-scratch pretrain finetune robustness-cls families segterms tune robustness-box long ablation real pose-obb aux gain-finder default rtdetr rtdetr-default}
 
 for stage in $stages; do
   case $stage in
@@ -203,6 +204,16 @@ for stage in $stages; do
         --extra val=False pretrained=benchmarks/weights/yolov8n-coco-smartrail.pt \
         --weightings fixed --scale cls=4 --out $R/rtdetr-bccd-gains-cls
     fi
+    ;;
+  rtdetr-default)  # the default since 0.5 on RT-DETR is ref-ratio's run, which at RT-DETR's gains is loss-ratio's:
+    # its own seed-0 runs on the demo set and BCCD, which rtdetr_table.py compares with loss-ratio's (rtdetr stage)
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/rtdetr-n.yaml --epochs 20 --reg-losses ciou \
+      --seeds 0 --extra val=False --weightings alwa-ref --out $R/rtdetr-default-0.5/shapes
+    $PY benchmarks/sweep.py --data benchmarks/datasets/BCCD/BCCD.yaml --img 320 --batch 8 \
+      --model cfg/models/rtdetr-n.yaml --epochs 15 --reg-losses ciou --seeds 0 \
+      --extra val=False pretrained=benchmarks/weights/yolov8n-coco-smartrail.pt \
+      --weightings alwa-ref --out $R/rtdetr-default-0.5/bccd
+    $PY benchmarks/rtdetr_table.py
     ;;
   reproduce-0.4)  # the 0.4 structure (layers, module splits, one hand-off for every head, the strategy factory)
     # changes no number: the default / rtdetr stages' seed-0 runs (made before it, this machine) and alwa2 / alwa-cal
