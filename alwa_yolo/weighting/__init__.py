@@ -19,6 +19,7 @@ from .fixed import FixedWeighting
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
 from .reference_ratio import ReferenceLossRatio
+from .reference_tracked import TrackedReferenceALWA
 from .updates import WeightUpdate
 from .uw import UncertaintyWeighting
 from .uw_so import SoftOptimalUncertaintyWeighting
@@ -38,6 +39,7 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         ReferenceALWA,
         LossRatioWeighting,
         ReferenceLossRatio,
+        TrackedReferenceALWA,
         SoftOptimalUncertaintyWeighting,
     )
 }
@@ -77,6 +79,7 @@ __all__ = [
     "ReferenceLossRatio",
     "RunningWindow",
     "SoftOptimalUncertaintyWeighting",
+    "TrackedReferenceALWA",
     "UncertaintyWeighting",
     "WeightUpdate",
     "WindowedWeighting",
