@@ -48,26 +48,88 @@ def test_the_base_gains_cancel_out_and_the_rule_is_alwa_cals(seed):
     assert a.history and a.calibration() == pytest.approx(dict(zip(NAMES, HYP)), rel=1e-12)
 
 
-def test_a_replaced_box_loss_keeps_the_native_share():
-    """--reg-loss l1: box's gain becomes 7.5 x mean(CIoU) / mean(L1) over the calibration, measured on the same
-    iterations; the other terms keep their reference gains; after calibration the ratio is frozen."""
-    rng = np.random.default_rng(3)
-    n = CALIBRATION + 6
-    raw = demo_terms(1, n, gains=[1.0, 1.0, 1.0])
-    l1 = raw[:, 0] * (3.0 + 0.2 * rng.standard_normal(n))  # the chosen box loss, 3x CIoU's size
-    w = make(50)
-    for i in range(n):
-        chosen = raw[i] * HYP
-        chosen[0] = HYP[0] * l1[i]
-        native = raw[i] * HYP
+def run_l1(w, raw: np.ndarray, l1: np.ndarray, gains=HYP) -> list[torch.Tensor]:
+    """Feed a run whose box term is ``l1`` (raw), handing the native (CIoU: ``raw[:, 0]``) term over as the
+    criterion does where the box loss is not the native one; every weighted loss."""
+    out = []
+    for i in range(len(raw)):
+        chosen, native = raw[i] * gains, raw[i] * gains
+        chosen[0] = gains[0] * l1[i]
         if w.wants_native:
             w.note_native(torch.tensor(native))
-        w(torch.tensor(chosen), training=True)
-    ratio = raw[:CALIBRATION, 0].sum() / l1[:CALIBRATION].sum()
+        out.append(w(torch.tensor(chosen), training=True))
+    return out
+
+
+def test_a_replaced_box_loss_keeps_the_native_share():
+    """--reg-loss l1: box's gain becomes 7.5 x mean(CIoU) / mean(L1) over the calibration, measured on the same
+    iterations; the other terms keep their reference gains."""
+    rng = np.random.default_rng(3)
+    raw = demo_terms(1, CALIBRATION, gains=[1.0, 1.0, 1.0])
+    l1 = raw[:, 0] * (3.0 + 0.2 * rng.standard_normal(CALIBRATION))  # the chosen box loss, 3x CIoU's size
+    w = make(50)
+    run_l1(w, raw, l1)
+    ratio = raw[:, 0].sum() / l1.sum()
     gains = w.calibration()
     assert gains["box_loss"] == pytest.approx(7.5 * ratio, rel=1e-12)
     assert (gains["cls_loss"], gains["dfl_loss"]) == pytest.approx((0.5, 1.5), rel=1e-12)
-    assert not w.wants_native
+
+
+def test_the_box_gain_follows_the_native_ratio_after_calibration():
+    """L1 whose size relative to CIoU falls from 5x to 1.5x (boxes starting to fit): the box gain moves from
+    7.5 / 5 at calibration's end to 7.5 / 1.5 (decayed sums over about a calibration's length), without a jump."""
+    n = CALIBRATION + 200
+    raw = demo_terms(1, n, gains=[1.0, 1.0, 1.0])
+    size = np.concatenate([np.full(CALIBRATION, 5.0), np.linspace(5.0, 1.5, 100), np.full(n - CALIBRATION - 100, 1.5)])
+    w = make(50)
+    out = run_l1(w, raw[: CALIBRATION + 1], raw[: CALIBRATION + 1, 0] * size[: CALIBRATION + 1])
+    assert w.calibration()["box_loss"] == pytest.approx(7.5 / 5.0, rel=1e-3)  # one tracked iteration at 5x
+    expected = raw[CALIBRATION] * HYP * w.term_weights(torch.zeros(3)).numpy()
+    expected[0] = 7.5 / 5.0 * raw[CALIBRATION, 0] * size[CALIBRATION]
+    np.testing.assert_allclose(out[-1].numpy(), expected, rtol=1e-9)
+    run_l1(w, raw[CALIBRATION + 1 :], raw[CALIBRATION + 1 :, 0] * size[CALIBRATION + 1 :])
+    gains = w.calibration()
+    assert gains["box_loss"] == pytest.approx(7.5 / 1.5, rel=1e-3)
+    assert (gains["cls_loss"], gains["dfl_loss"]) == pytest.approx((0.5, 1.5), rel=1e-12)
+
+
+def test_with_the_native_box_loss_the_reference_gains_never_move():
+    """CIoU: the criterion hands no native term over, nothing is tracked, the applied gains stay the reference."""
+    terms, interval, _ = random_run(0)
+    w = make(interval)
+    feed(w, terms)
+    assert w.tracked_native is None and w.history
+    torch.testing.assert_close(w.applied, torch.tensor(HYP, dtype=torch.float64) / torch.tensor(HYP), rtol=0, atol=0)
+
+
+def test_the_tracked_share_does_not_depend_on_the_base_gains():
+    n = CALIBRATION + 60
+    raw = demo_terms(2, n, gains=[1.0, 1.0, 1.0])
+    l1 = raw[:, 0] * np.linspace(4.0, 2.0, n)
+    mis_set = [0.3, 9.0, 0.01]
+    out_a, out_b = run_l1(make(20), raw, l1), run_l1(make(20, gains=mis_set), raw, l1, gains=mis_set)
+    np.testing.assert_allclose(torch.stack(out_a), torch.stack(out_b), rtol=1e-6)
+
+
+def test_the_tracked_share_survives_a_round_trip():
+    """Saved after calibration (the tracked sums travel), resumed: the same weighted losses. A 0.4 state (no tracked
+    sums) loads and tracking starts from its calibration sums."""
+    n = CALIBRATION + 40
+    raw = demo_terms(5, n, gains=[1.0, 1.0, 1.0])
+    l1 = raw[:, 0] * np.linspace(4.0, 2.0, n)
+    a = make(12)
+    run_l1(a, raw[: CALIBRATION + 5], l1[: CALIBRATION + 5])
+    b, old = make(12), make(12)
+    b.load_state_dict(a.state_dict())
+    rest = slice(CALIBRATION + 5, n)
+    torch.testing.assert_close(torch.stack(run_l1(b, raw[rest], l1[rest])), torch.stack(run_l1(a, raw[rest], l1[rest])))
+    c = make(12)
+    run_l1(c, raw[:CALIBRATION], l1[:CALIBRATION])
+    state = c.state_dict()
+    del state["tracked"]
+    old.load_state_dict(state)
+    torch.testing.assert_close(torch.stack(run_l1(old, raw[CALIBRATION:], l1[CALIBRATION:])),
+                               torch.stack(run_l1(c, raw[CALIBRATION:], l1[CALIBRATION:])))  # fmt: skip
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -297,11 +297,14 @@ class WeightedCriterion:
     def combine(self, terms: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Weighted terms times batch size (Ultralytics sums them into the loss it back-propagates).
 
-        A strategy that measures the box term against the head's native one (``alwa-ref``, while it calibrates) is
-        first handed the same terms with each box term computed by the native loss (:meth:`native_terms`)."""
+        A strategy that measures the box term against the head's native one (``alwa-ref``) is first handed the same
+        terms with each box term computed by the native loss (:meth:`native_terms`), where the run's box loss is
+        another one."""
         training = torch.is_grad_enabled()
         if training and getattr(self.weighting, "wants_native", False):
-            self.weighting.note_native(self.native_terms(terms))
+            native = self.native_terms(terms)
+            if native is not terms:
+                self.weighting.note_native(native)
         return self.weighting(terms, training=training) * batch_size
 
     def native_boxes(self) -> list[torch.Tensor] | None:

@@ -19,7 +19,6 @@ from .fixed import FixedWeighting
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
 from .reference_ratio import ReferenceLossRatio
-from .reference_tracked import TrackedReferenceALWA
 from .updates import WeightUpdate
 from .uw import UncertaintyWeighting
 from .uw_so import SoftOptimalUncertaintyWeighting
@@ -39,7 +38,6 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         ReferenceALWA,
         LossRatioWeighting,
         ReferenceLossRatio,
-        TrackedReferenceALWA,
         SoftOptimalUncertaintyWeighting,
     )
 }
@@ -79,7 +77,6 @@ __all__ = [
     "ReferenceLossRatio",
     "RunningWindow",
     "SoftOptimalUncertaintyWeighting",
-    "TrackedReferenceALWA",
     "UncertaintyWeighting",
     "WeightUpdate",
     "WindowedWeighting",

@@ -16,7 +16,12 @@ share, not equal sizes:
    assigned boxes (:meth:`note_native`); over the calibration iterations the box term's gain becomes
    ``7.5 * mean(CIoU) / mean(chosen)``, so the new loss starts with the share CIoU had under the tuned gain (the
    paper's second question: change the regression loss, keep its share, not its gain). Both losses are measured on
-   the same predictions, so a moving target (a fine-tune's first steps) moves both alike.
+   the same predictions, so a moving target (a fine-tune's first steps) moves both alike. The ratio is no constant
+   of the loss pair: from scratch, while predicted boxes do not yet overlap their targets, CIoU saturates and L1 in
+   grid cells grows with the distance, so the ratio rises as boxes start to fit. The gain therefore keeps following
+   it after calibration, as exponentially decayed sums over about a calibration's length of iterations that start
+   from the calibration's sums (no jump). A gain frozen at the start left L1 under its share for the rest of
+   the run, which cost short runs (benchmarks/README.md, "Default"; the rule was measured as ``alwa-share``).
 3. **The rule** is ``alwa-cal``'s, on the same equal-size calibrated statistics (so its decisions are scale-free
    and identical in kind): it only ever lowers classification, bounded, smoothed.
 
@@ -70,6 +75,9 @@ class ReferenceALWA(CalibratedALWA):
         self.native_sums = torch.zeros(n_names, dtype=torch.float64)  # raw native-loss sums over the same values
         self._native: torch.Tensor | None = None  # this iteration's terms as the native box loss gives them
         self.applied = self._reference_scale(torch.ones(n_names, dtype=torch.float64))
+        self.decay = 1.0 - 1.0 / self.calibration_length
+        self.tracked_native: torch.Tensor | None = None  # decayed raw sums of each name under the native loss
+        self.tracked_chosen: torch.Tensor | None = None  # ... and under the run's loss, on the same predictions
 
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceALWA | ReferenceLossRatio:
@@ -87,13 +95,20 @@ class ReferenceALWA(CalibratedALWA):
 
     def note_native(self, native: torch.Tensor) -> None:
         """The next iteration's terms with each box term computed by the head's native loss (same gain, same
-        assigned boxes); the criterion calls it before the strategy while calibrating."""
+        assigned boxes); the criterion calls it before the strategy where the run's box loss is not the native one."""
         self._native = native.detach()
 
     @property
     def wants_native(self) -> bool:
-        """Whether the criterion should hand over the native box term (only while the share is being measured)."""
-        return self._reference is not None and self.calibrating
+        """Whether the criterion should hand over the native box term (every training iteration where there is a
+        reference: the share is measured during calibration and tracked after it)."""
+        return self._reference is not None
+
+    def __call__(self, terms: torch.Tensor, training: bool = True) -> torch.Tensor:
+        """After calibration, this iteration's native : chosen values join the tracked ratio before weighting."""
+        if training and self._reference is not None and not self.calibrating:
+            self.track(terms.detach())
+        return super().__call__(terms, training)
 
     def calibrate(self, terms: torch.Tensor) -> None:
         """``alwa-cal``'s calibration (for the rule's statistics), and the native : chosen ratio of each name."""
@@ -115,6 +130,31 @@ class ReferenceALWA(CalibratedALWA):
         ratio = torch.where(has, self.native_sums / self.calibration_sums.clamp(min=1e-300), torch.ones_like(added))
         self.applied = self._reference_scale(ratio)
 
+    def track(self, terms: torch.Tensor) -> None:
+        """Decay the tracked sums of the names with a value this iteration, add the values, set the scale. Where the
+        box loss is the native one the criterion hands nothing over, and nothing moves."""
+        if self._native is None:
+            return
+        dev = terms.device
+        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
+        native, self._native = self._native, None
+        raw, raw_native = tie @ (terms.double() / gains), tie @ (native.to(dev).double() / gains)
+        seen = raw > 0
+        zero = torch.zeros_like(raw)
+        added = torch.stack((torch.where(seen, raw_native, zero), torch.where(seen, raw, zero), seen.double()))
+        if distributed():  # every rank tracks the pooled values, so every rank sets the same scale
+            dist.all_reduce(added)
+        if self.tracked_native is None:
+            self.tracked_native, self.tracked_chosen = self.native_sums.to(dev), self.calibration_sums.to(dev)
+        factor = torch.where(added[2] > 0, self.decay, 1.0).double()
+        tracked = torch.stack((self.tracked_native.to(dev), self.tracked_chosen.to(dev))) * factor + added[:2]
+        self.tracked_native, self.tracked_chosen = tracked[0], tracked[1]
+        has = self.tracked_chosen > 0
+        ratio = torch.where(
+            has, self.tracked_native / self.tracked_chosen.clamp(min=1e-300), torch.ones_like(self.tracked_chosen)
+        )
+        self.applied = self._reference_scale(ratio)
+
     def _reference_scale(self, ratio: torch.Tensor) -> torch.Tensor:
         """Per-term factor on the gain-scaled terms: ``reference_k * ratio_k / g_k`` (the calibration's scale
         where there is no reference)."""
@@ -130,8 +170,10 @@ class ReferenceALWA(CalibratedALWA):
         return terms * (scale.to(terms.device, terms.dtype) * self.term_weights(terms))
 
     def to(self, device: torch.device | str) -> ReferenceALWA:
-        """Also the reference scale and the native sums."""
+        """Also the reference scale, the native sums and the tracked sums."""
         self.applied, self.native_sums = self.applied.to(device), self.native_sums.to(device)
+        if self.tracked_native is not None:
+            self.tracked_native, self.tracked_chosen = self.tracked_native.to(device), self.tracked_chosen.to(device)
         return super().to(device)
 
     def calibration(self) -> dict[str, float]:
@@ -143,11 +185,15 @@ class ReferenceALWA(CalibratedALWA):
         return dict(zip(self.names, (self.applied * self._gains.to(self.applied)).tolist()))
 
     def state_dict(self) -> dict:
-        """``alwa-cal``'s state plus the native sums and the applied scale."""
+        """``alwa-cal``'s state plus the native sums, the tracked sums and the applied scale."""
+        tracked = None
+        if self.tracked_native is not None:
+            tracked = torch.stack((self.tracked_native, self.tracked_chosen)).detach().cpu().clone()
         return {
             **super().state_dict(),
             "native_sums": self.native_sums.detach().cpu().clone(),
             "applied": self.applied.detach().cpu().clone(),
+            "tracked": tracked,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -156,3 +202,9 @@ class ReferenceALWA(CalibratedALWA):
         device = self.scale.device
         self.native_sums = state["native_sums"].to(device, copy=True)
         self.applied = state["applied"].to(device, copy=True)
+        tracked = state.get("tracked")  # absent from a 0.4 checkpoint: tracking starts from its calibration sums
+        if tracked is None:
+            self.tracked_native = self.tracked_chosen = None
+        else:
+            tracked = tracked.to(device, copy=True)
+            self.tracked_native, self.tracked_chosen = tracked[0], tracked[1]
