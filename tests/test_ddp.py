@@ -192,6 +192,38 @@ def test_two_gloo_ranks_set_identical_pooled_weights(tmp_path, variant):
     assert any(u["w_cls"] < 1 for u in h0)  # the case is not a trivial no-op
 
 
+def _tracked_share_worker(rank: int, init_file: str, out_dir: str, pooled: bool) -> None:
+    import alwa_yolo.weighting.calibrated as calibrated
+    import alwa_yolo.weighting.reference as reference
+
+    init(rank, init_file)
+    try:
+        if not pooled:  # the control: each rank calibrates and tracks on its own values
+            calibrated.distributed = reference.distributed = lambda: False
+        hyp = [7.5, 0.5, 1.5]
+        w = build_weighting("alwa-ref", TERM_GROUPS, interval=INTERVAL, term_names=("box_loss", "cls_loss", "dfl_loss"),
+                            term_gains=hyp, reference_gains=hyp)  # fmt: skip
+        terms = rank_terms(rank, CAL_STEPS) * hyp
+        size = np.linspace(4.0, 2.0, CAL_STEPS) * (1.0 if rank == 0 else 1.5)  # L1 against CIoU, per rank
+        for row, k in zip(terms, size):
+            chosen = row.copy()
+            chosen[0] *= k
+            w.note_native(torch.tensor(row))
+            w(torch.tensor(chosen), training=True)
+        Path(out_dir, f"rank{rank}.json").write_text(json.dumps({"gains": w.calibration()}))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pooled", "per-rank-control"])
+def test_the_default_tracks_a_replaced_box_losss_share_on_pooled_values(tmp_path, pooled):
+    """alwa-ref with L1 after calibration: the box gain follows the ratio of both ranks' values, so both ranks apply
+    the same gain (the control, without pooling, does not: the ranks' ratios differ)."""
+    r0, r1 = spawn(_tracked_share_worker, tmp_path, pooled)
+    assert (r0 == r1) is pooled
+    assert r0["gains"]["cls_loss"] == 0.5 and 7.5 / 4.0 < r0["gains"]["box_loss"] < 7.5  # moved from the start
+
+
 # --- uncertainty weighting under DistributedDataParallel --------------------------------------------------------------
 def make_batch(seed: int, bs: int = 2, size: int = 64) -> dict[str, torch.Tensor]:
     """Random images with 3 boxes each (normalised xywh), as Ultralytics' dataloader lays them out."""
