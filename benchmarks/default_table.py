@@ -26,7 +26,7 @@ from sweep import verdict  # noqa: E402
 
 R = HERE / "results"
 STRATEGIES = ("alwa-ref", "alwa-cal", "loss-ratio", "uw-so", "uw", "dwa", "alwa2")
-"""The columns, the candidate default first."""
+"""The columns, the default first."""
 
 GAIN_FREE = ("alwa-ref", "alwa-cal")
 """Strategies whose run does not depend on the base gains (tested), so their x1 run is their run at a mis-set gain."""
@@ -47,6 +47,8 @@ ROWS = (
     ("YOLO26n-obb", "default-obb-yolo26n", "mAP50-95", "ciou", None, None),
     ("YOLO11n-obb, angle gain x4", "default-obb-yolo11n", "mAP50-95", "ciou", "default-obb-angle", ("angle", 4.0)),
     ("YOLOv8n detect, box gain x1/4", "default-shapes", "mAP50-95", "ciou", "default-shapes-box", ("box", 0.25)),
+    ("BCCD fine-tune, CIoU", "default-bccd", "mAP50-95", "ciou", None, None),
+    ("BCCD fine-tune, L1", "default-bccd", "mAP50-95", "l1", None, None),
 )
 
 
@@ -84,7 +86,8 @@ def compare(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> str:
 
 def table() -> tuple[list[str], list[tuple[str, str, str]]]:
     """The markdown lines and, per row, (row, strategy, verdict) for the summary."""
-    lines = ["| row | `fixed` mAP50-95 | " + " | ".join(f"`{s}`" for s in STRATEGIES) + " |",
+    heads = [f"`{s}`" + (" (default)" if s == "alwa-ref" else "") for s in STRATEGIES]
+    lines = ["| row | `fixed` mAP50-95 | " + " | ".join(heads) + " |",
              "| --- " * (2 + len(STRATEGIES)) + "|"]  # fmt: skip
     verdicts = []
     for label, folder, metric, reg, base_folder, scale in ROWS:

@@ -53,14 +53,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for results.md")
     parser.add_argument("--title", default="", help="the first paragraph: what changed, the commits compared")
     parser.add_argument("--pair", nargs=3, action="append", metavar=("BEFORE", "AFTER", "RUN"), default=[],
-                        help="sweep folders under results/ (before, after) and the run name in both")  # fmt: skip
+                        help="sweep folders under results/ (before, after) and the run name in both, or "
+                             "BEFORE_NAME:AFTER_NAME where the two runs are named differently")  # fmt: skip
     opt = parser.parse_args()
     lines = [opt.title, ""] if opt.title else []
     lines += [f"Machine: {os.cpu_count()} CPU cores, {cpu_name()}; one torch thread per run.", "",
               "| run | before | mAP50-95 before | after | every iteration's loss items | results.csv (no time) | "
               "alwa.csv |", "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for before, after, run in opt.pair:
-        a, b = R / before / "runs" / run, R / after / "runs" / run
+        run_before, _, run_after = run.partition(":")
+        run = run_after or run_before
+        a, b = R / before / "runs" / run_before, R / after / "runs" / run
+        if run_before != run:
+            before = f"{before}/{run_before}"
         if not ((a / "summary.json").exists() and (b / "summary.json").exists()):
             lines.append(f"| {after}/{run} | {before} | not run | | | | |")
             continue
