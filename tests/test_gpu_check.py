@@ -79,6 +79,26 @@ def test_iterations_between_reads_copy_nothing_to_the_device(name, monkeypatch):
     assert w.iteration == 12
 
 
+def test_the_default_tracking_a_replaced_box_loss_copies_nothing_to_the_device(monkeypatch):
+    """alwa-ref with L1 reads its reference gains and tracked sums every iteration after calibration: all on the
+    device. Calibrated on the CPU (its end is a host read), then moved."""
+    w = build_weighting("alwa-ref", GROUPS, interval=100, term_names=NAMES, term_gains=HYP, reference_gains=HYP)
+    for i in range(20):
+        native = torch.tensor([0.5, 1.0, 1.0], dtype=torch.float64) * torch.tensor(HYP, dtype=torch.float64)
+        w.note_native(native)
+        w(native * torch.tensor([3.0 - 0.05 * i, 1.0, 1.0], dtype=torch.float64))
+    assert not w.calibrating and w.tracked_native is not None
+    w.epoch_end()  # the epoch's sums (on the CPU) are read out, as at an epoch's end
+    w.to("meta")
+    w.note_native(meta_terms())
+    w(meta_terms())  # warm-up (the per-device group matrix)
+    with no_host_to_device_copies(monkeypatch):
+        for _ in range(5):
+            w.note_native(meta_terms())
+            w(meta_terms())
+    assert w.applied.device.type == "meta" and w.tracked_native.device.type == "meta"
+
+
 @pytest.mark.parametrize("name", list(WEIGHTINGS))
 def test_a_loaded_checkpoint_stays_on_the_device(name, monkeypatch):
     """A checkpoint is saved on the CPU; loaded into a strategy on the device, its tensors must join the device,

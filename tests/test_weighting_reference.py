@@ -76,21 +76,41 @@ def test_a_replaced_box_loss_keeps_the_native_share():
 
 
 def test_the_box_gain_follows_the_native_ratio_after_calibration():
-    """L1 whose size relative to CIoU falls from 5x to 1.5x (boxes starting to fit): the box gain moves from
-    7.5 / 5 at calibration's end to 7.5 / 1.5 (decayed sums over about a calibration's length), without a jump."""
+    """L1 whose size relative to CIoU moves (boxes starting to fit): after calibration the box gain is
+    7.5 x (decayed sum of CIoU) / (decayed sum of L1), the sums starting from the calibration's (no jump), decay
+    1 - 1/16 per iteration; it settles on the new ratio."""
     n = CALIBRATION + 200
     raw = demo_terms(1, n, gains=[1.0, 1.0, 1.0])
-    size = np.concatenate([np.full(CALIBRATION, 5.0), np.linspace(5.0, 1.5, 100), np.full(n - CALIBRATION - 100, 1.5)])
+    steady = np.full(n - CALIBRATION - 100, 1.5)
+    size = np.concatenate([np.linspace(6.0, 5.0, CALIBRATION), np.linspace(5.0, 1.5, 100), steady])
+    ciou, l1 = raw[:, 0], raw[:, 0] * size
     w = make(50)
-    out = run_l1(w, raw[: CALIBRATION + 1], raw[: CALIBRATION + 1, 0] * size[: CALIBRATION + 1])
-    assert w.calibration()["box_loss"] == pytest.approx(7.5 / 5.0, rel=1e-3)  # one tracked iteration at 5x
-    expected = raw[CALIBRATION] * HYP * w.term_weights(torch.zeros(3)).numpy()
-    expected[0] = 7.5 / 5.0 * raw[CALIBRATION, 0] * size[CALIBRATION]
-    np.testing.assert_allclose(out[-1].numpy(), expected, rtol=1e-9)
-    run_l1(w, raw[CALIBRATION + 1 :], raw[CALIBRATION + 1 :, 0] * size[CALIBRATION + 1 :])
-    gains = w.calibration()
-    assert gains["box_loss"] == pytest.approx(7.5 / 1.5, rel=1e-3)
-    assert (gains["cls_loss"], gains["dfl_loss"]) == pytest.approx((0.5, 1.5), rel=1e-12)
+    out = run_l1(w, raw, l1)
+    decay = 1 - 1 / CALIBRATION
+    s_n, s_c = ciou[:CALIBRATION].sum(), l1[:CALIBRATION].sum()
+    gains = []
+    for t in range(CALIBRATION, n):
+        s_n, s_c = s_n * decay + ciou[t], s_c * decay + l1[t]
+        gains.append(7.5 * s_n / s_c)
+    box = np.array([float(o[0]) for o in out[CALIBRATION:]]) / l1[CALIBRATION:]
+    np.testing.assert_allclose(box, gains, rtol=1e-9)
+    assert box[0] == pytest.approx(7.5 * ciou[:CALIBRATION].sum() / l1[:CALIBRATION].sum(), rel=0.02)  # no jump
+    assert w.calibration()["box_loss"] == pytest.approx(7.5 / 1.5, rel=1e-3)
+    assert (w.calibration()["cls_loss"], w.calibration()["dfl_loss"]) == pytest.approx((0.5, 1.5), rel=1e-12)
+
+
+def test_the_criterion_hands_over_the_native_term_on_every_iteration_of_a_replaced_box_loss():
+    """Through the detection criterion: with L1 the native term reaches the strategy after calibration too (the gain
+    is tracked); with CIoU nothing is handed over and nothing is tracked."""
+    batch = make_batch()
+    for reg, tracked in (("l1", True), ("ciou", False)):
+        model = make_model(weighting="alwa-ref", reg_loss=reg)
+        crit = ALWADetectionLoss(model)
+        preds = model(batch["img"])
+        for _ in range(CALIBRATION + 2):
+            crit(preds, batch)
+        assert (crit.weighting.tracked_native is not None) is tracked
+        assert not crit.weighting.calibrating
 
 
 def test_with_the_native_box_loss_the_reference_gains_never_move():
@@ -173,7 +193,7 @@ def test_the_criterion_hands_over_the_native_box_term():
     model = make_model(weighting="alwa-ref")
     crit = ALWADetectionLoss(model)
     terms = crit.loss_terms(model(batch["img"]), batch).values
-    assert crit.native_terms(terms) is terms
+    assert crit.native_terms(terms) is None
 
 
 def test_end_to_end_heads_hand_over_both_branches_native_terms():

@@ -40,6 +40,11 @@ class ALWAE2ELoss(WeightedCriterion, E2ELoss):
             branch.options, branch.gains, names, branch.device, model.args, shared=shared_weighting(model)
         )
 
+    @property
+    def box_replaced(self) -> bool:
+        """Whether ``--reg-loss`` replaced the native box term (both branches share the option)."""
+        return getattr(self.one2one.bbox_loss, "reg_loss", "ciou") != "ciou"
+
     def native_boxes(self) -> list[torch.Tensor] | None:
         """Each branch's native box term, mixed as its terms are (one-to-many first)."""
         many, one = (getattr(b.bbox_loss, "last_native", None) for b in (self.one2many, self.one2one))

@@ -299,28 +299,35 @@ class WeightedCriterion:
 
         A strategy that measures the box term against the head's native one (``alwa-ref``) is first handed the same
         terms with each box term computed by the native loss (:meth:`native_terms`), where the run's box loss is
-        another one."""
+        another one: on every iteration of such a run, so that every DDP rank takes the same path."""
         training = torch.is_grad_enabled()
         if training and getattr(self.weighting, "wants_native", False):
             native = self.native_terms(terms)
-            if native is not terms:
+            if native is not None:
                 self.weighting.note_native(native)
         return self.weighting(terms, training=training) * batch_size
 
+    @property
+    def box_replaced(self) -> bool:
+        """Whether ``--reg-loss`` replaced the head's native box term (fixed for the run: the same on every rank)."""
+        return getattr(getattr(self, "bbox_loss", None), "reg_loss", "ciou") != "ciou"
+
     def native_boxes(self) -> list[torch.Tensor] | None:
         """The gain-scaled native box term of each ``box_loss`` position, computed on this iteration's assigned
-        boxes; None when the box term is the native one (the default, and OBB's probIoU)."""
+        boxes; None where there is none (the box term is the native one, or no box loss was computed yet)."""
         native = getattr(getattr(self, "bbox_loss", None), "last_native", None)
         return None if native is None else [self.gains["box"] * native]
 
-    def native_terms(self, terms: torch.Tensor) -> torch.Tensor:
-        """``terms`` with each ``box_loss`` replaced by the native box term (:meth:`native_boxes`)."""
-        boxes = self.native_boxes()
-        if boxes is None:
-            return terms
+    def native_terms(self, terms: torch.Tensor) -> torch.Tensor | None:
+        """``terms`` with each ``box_loss`` replaced by the native box term (:meth:`native_boxes`; the run's own
+        values until one has been computed); None where the box term is the native one."""
+        if not self.box_replaced:
+            return None
         native = terms.detach().clone()
-        for i, value in zip([i for i, n in enumerate(self.weighting.names) if n == "box_loss"], boxes):
-            native[i] = value
+        boxes = self.native_boxes()
+        if boxes is not None:
+            for i, value in zip([i for i, n in enumerate(self.weighting.names) if n == "box_loss"], boxes):
+                native[i] = value
         return native
 
     def report(self, items: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -172,6 +172,8 @@ class ReferenceALWA(CalibratedALWA):
     def to(self, device: torch.device | str) -> ReferenceALWA:
         """Also the reference scale, the native sums and the tracked sums."""
         self.applied, self.native_sums = self.applied.to(device), self.native_sums.to(device)
+        if self._reference is not None:  # read every iteration while the share is tracked: no copy per iteration
+            self._reference = self._reference.to(device)
         if self.tracked_native is not None:
             self.tracked_native, self.tracked_chosen = self.tracked_native.to(device), self.tracked_chosen.to(device)
         return super().to(device)
