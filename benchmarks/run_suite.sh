@@ -224,17 +224,18 @@ for stage in $stages; do
       --weightings alwa-ref --out $R/rtdetr-default-0.5/bccd
     $PY benchmarks/rtdetr_table.py
     ;;
-  default-0.5)  # the default since 0.5 tracks a replaced box loss's share all run: its L1 runs (default stage)
-    # against alwa-share's, the same rule under its experimental name (at 7807fad: default-short / default-shapes),
-    # every seed, and a CIoU run against the 0.4 default's (where the change must move nothing)
-    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou --seeds 0 \
-      --jobs 1 --extra val=False --weightings alwa-ref --out $R/default-0.5/short
+  default-0.5)  # the default since 0.5 tracks a replaced box loss's share all run: its L1 runs (default stage, at
+    # d7d0e55) against alwa-share's, the same rule under its experimental name (at 7807fad), every seed; and seed-0
+    # runs of this checkout: L1 against alwa-share's, CIoU against the 0.4 default's (where nothing may move)
+    $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --seeds 0 \
+      --jobs 2 --extra val=False --weightings alwa-ref --out $R/default-0.5/short
     pairs="--pair default-short default-0.5/short alwa-ref-auto-ciou-s0"
+    pairs+=" --pair default-short default-0.5/short alwa-share-auto-l1-s0:alwa-ref-auto-l1-s0"
     for s in 0 1 2; do
       for f in default-short default-shapes; do pairs+=" --pair $f $f alwa-share-auto-l1-s$s:alwa-ref-auto-l1-s$s"; done
     done
     $PY benchmarks/reproduce_table.py --out $R/default-0.5 $pairs \
-      --title "The default since 0.5 (box share tracked all run, d7d0e55) against the same rule as alwa-share (7807fad, L1) and the 0.4 default (CIoU), demo set, 10 and 20 epochs."
+      --title "The default since 0.5 (the box share tracked all run) against the same rule as alwa-share (7807fad) with L1 and the 0.4 default with CIoU, demo set, 10 and 20 epochs: default-0.5/short at $(git rev-parse --short HEAD), default-short / default-shapes at d7d0e55."
     ;;
   reproduce-0.4)  # the 0.4 structure (layers, module splits, one hand-off for every head, the strategy factory)
     # changes no number: the default / rtdetr stages' seed-0 runs (made before it, this machine) and alwa2 / alwa-cal
