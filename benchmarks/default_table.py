@@ -28,8 +28,14 @@ R = HERE / "results"
 STRATEGIES = ("alwa-ref", "alwa-cal", "loss-ratio", "uw-so", "uw", "dwa", "alwa2")
 """The columns, the default first."""
 
+GAIN_KEYS = ("box", "cls", "angle", "kobj", "pose")
+"""The gains a mis-set row scales (a run with any of them off Ultralytics' default is not an x1 run)."""
+
 GAIN_FREE = ("alwa-ref", "alwa-cal")
 """Strategies whose run does not depend on the base gains (tested), so their x1 run is their run at a mis-set gain."""
+
+KEYPOINTS = "pose_mAP50-95"
+"""The keypoint metric of a pose row."""
 
 # (row label, folder, metric, box loss, folder of the fixed runs it is paired with, their gain scale)
 ROWS = (
@@ -47,6 +53,8 @@ ROWS = (
     ("YOLO26n-obb", "default-obb-yolo26n", "mAP50-95", "ciou", None, None),
     ("YOLO11n-obb, angle gain x4", "default-obb-yolo11n", "mAP50-95", "ciou", "default-obb-angle", ("angle", 4.0)),
     ("YOLOv8n detect, box gain x1/4", "default-shapes", "mAP50-95", "ciou", "default-shapes-box", ("box", 0.25)),
+    ("YOLOv8n detect, cls gain x4", "default-shapes", "mAP50-95", "ciou", "default-shapes-cls", ("cls", 4.0)),
+    ("YOLO11n-pose keypoints, pose gain x4", "default-pose-yolo11n", KEYPOINTS, "ciou", "default-pose-x4", ("pose", 4)),
     ("BCCD fine-tune, CIoU", "default-bccd", "mAP50-95", "ciou", None, None),
     ("BCCD fine-tune, L1", "default-bccd", "mAP50-95", "l1", None, None),
 )
@@ -65,7 +73,7 @@ def select(rows: list[dict], reg: str, weighting: str, scale: tuple[str, float] 
         c = s["config"]
         if c["weighting"] != weighting or c.get("reg_loss", "ciou") != reg:
             continue
-        if scale is None and any(k in c and c[k] != DEFAULT_CFG_DICT[k] for k in ("box", "cls", "angle", "kobj")):
+        if scale is None and any(k in c and c[k] != DEFAULT_CFG_DICT[k] for k in GAIN_KEYS):
             continue
         if scale is not None and float(c.get(scale[0], -1)) != DEFAULT_CFG_DICT[scale[0]] * scale[1]:
             continue
@@ -84,12 +92,22 @@ def compare(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> str:
     return f"{d.mean():+.3f} {call}" + (f" ({len(seeds)} seeds)" if len(seeds) < 3 else "")
 
 
-def table() -> tuple[list[str], list[tuple[str, str, str]]]:
-    """The markdown lines and, per row, (row, strategy, verdict) for the summary."""
+def head_to_head(default: dict[int, dict], peer: dict[int, dict], spread: float, metric: str) -> str:
+    """The default against a peer, paired per seed: ``ahead`` / ``behind`` by the same rule as against ``fixed``
+    (every seed one way, the mean beyond ``fixed``'s seed spread), else ``level``; "" without common seeds."""
+    seeds = sorted(set(default) & set(peer))
+    if not seeds:
+        return ""
+    call = verdict(np.array([default[k][metric] - peer[k][metric] for k in seeds]), spread)
+    return {"better": "ahead", "worse": "behind"}.get(call, call)
+
+
+def table() -> tuple[list[str], list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The markdown lines; per row, (row, strategy, verdict against fixed) and (row, peer, the default against it)."""
     heads = [f"`{s}`" + (" (default)" if s == "alwa-ref" else "") for s in STRATEGIES]
     lines = ["| row | `fixed` mAP50-95 | " + " | ".join(heads) + " |",
              "| --- " * (2 + len(STRATEGIES)) + "|"]  # fmt: skip
-    verdicts = []
+    verdicts, duels = [], []
     for label, folder, metric, reg, base_folder, scale in ROWS:
         rows = runs(folder)
         base = select(runs(base_folder) if base_folder else rows, reg, "fixed", scale)
@@ -107,15 +125,24 @@ def table() -> tuple[list[str], list[tuple[str, str, str]]]:
                 verdicts.append((label, s, cell.split()[1].strip("*")))
         sd = v.std(ddof=1) if len(v) > 1 else 0.0
         lines.append(f"| {label} | {v.mean():.3f} ± {sd:.3f} | " + " | ".join(cells) + " |")
-    return lines, verdicts
+        default = select(rows, reg, STRATEGIES[0], None)
+        for peer in STRATEGIES[1:]:
+            if scale is None and (call := head_to_head(default, select(rows, reg, peer, None), sd, metric)):
+                duels.append((label, peer, call))
+    return lines, verdicts, duels
 
 
 def main() -> None:
-    lines, verdicts = table()
+    lines, verdicts, duels = table()
     count = {s: {k: sum(1 for _, s2, c in verdicts if s2 == s and c == k) for k in ("better", "level", "worse")}
              for s in STRATEGIES}  # fmt: skip
     summary = ["| strategy | rows better | level | worse |", "| --- | --- | --- | --- |"]
     summary += [f"| `{s}` | {c['better']} | {c['level']} | {c['worse']} |" for s, c in count.items() if sum(c.values())]
+    summary += ["", "| the default against | rows ahead | level | behind |", "| --- | --- | --- | --- |"]
+    for peer in STRATEGIES[1:]:
+        calls = [c for _, p, c in duels if p == peer]
+        if calls:
+            summary.append(f"| `{peer}` | {calls.count('ahead')} | {calls.count('level')} | {calls.count('behind')} |")
     text = ["Command: `python benchmarks/default_table.py` (after `bash benchmarks/run_suite.sh default`)", "",
             *lines, "", *summary, ""]  # fmt: skip
     (R / "default-summary.md").write_text("\n".join(text))

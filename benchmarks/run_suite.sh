@@ -159,6 +159,10 @@ for stage in $stages; do
         --scale angle=4 --out $R/default-obb-angle
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
         --scale box=0.25 --out $R/default-shapes-box
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
+        --scale cls=4 --out $R/default-shapes-cls
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed \
+        --scale pose=4 --out $R/default-pose-x4
     fi
     if [[ $stage == default || $stage == default-peers ]]; then
       for peer in loss-ratio uw-so alwa-cal alwa2 uw dwa; do  # one peer across the rows before the next
