@@ -5,9 +5,9 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-bccd, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder,
-#           rtdetr-peers, rtdetr-bccd) rtdetr-default default-0.5 reproduce-0.4; default: all but the last two (checks), in that
-#           order
+#           default-short, default-bccd, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains,
+#           rtdetr-finder, rtdetr-peers, rtdetr-bccd) rtdetr-default default-0.5 reproduce-0.4; default: all but
+#           the last two (checks), in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
