@@ -174,6 +174,9 @@ for stage in $stages; do
         $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed $peer \
           --out $R/default-pose-yolo11n
       done
+      # the two new peers (the closest to fixed on the rows above) in the 10-epoch runs from scratch as well
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
+        --extra val=False --weightings fixed uw-so loss-ratio --out $R/default-short
     fi
     ;;
   rtdetr|rtdetr-core|rtdetr-gains|rtdetr-finder|rtdetr-peers|rtdetr-bccd)  # benchmarks/README "RT-DETR": the
