@@ -117,9 +117,7 @@ class ReferenceALWA(CalibratedALWA):
         if self._reference is None:
             return
         dev = terms.device
-        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
-        native = self._native if self._native is not None else terms
-        raw, raw_native = tie @ (terms.double() / gains), tie @ (native.to(dev).double() / gains)
+        raw, raw_native = self._raw_pair(terms, self._native if self._native is not None else terms)
         seen = (raw > 0) & (counts_before < self.calibration_length)
         added = torch.where(seen, raw_native, torch.zeros_like(raw_native))
         if distributed():
@@ -136,9 +134,7 @@ class ReferenceALWA(CalibratedALWA):
         if self._native is None:
             return
         dev = terms.device
-        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
-        native, self._native = self._native, None
-        raw, raw_native = tie @ (terms.double() / gains), tie @ (native.to(dev).double() / gains)
+        (raw, raw_native), self._native = self._raw_pair(terms, self._native), None
         seen = raw > 0
         zero = torch.zeros_like(raw)
         added = torch.stack((torch.where(seen, raw_native, zero), torch.where(seen, raw, zero), seen.double()))
@@ -154,6 +150,12 @@ class ReferenceALWA(CalibratedALWA):
             has, self.tracked_native / self.tracked_chosen.clamp(min=1e-300), torch.ones_like(self.tracked_chosen)
         )
         self.applied = self._reference_scale(ratio)
+
+    def _raw_pair(self, terms: torch.Tensor, native: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each name's raw value (base gains divided out) under the run's box loss and under the native one."""
+        dev = terms.device
+        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
+        return tie @ (terms.double() / gains), tie @ (native.to(dev).double() / gains)
 
     def _reference_scale(self, ratio: torch.Tensor) -> torch.Tensor:
         """Per-term factor on the gain-scaled terms: ``reference_k * ratio_k / g_k`` (the calibration's scale
