@@ -54,7 +54,7 @@ ROWS = (
     ("YOLO11n-obb, angle gain x4", "default-obb-yolo11n", "mAP50-95", "ciou", "default-obb-angle", ("angle", 4.0)),
     ("YOLOv8n detect, box gain x1/4", "default-shapes", "mAP50-95", "ciou", "default-shapes-box", ("box", 0.25)),
     ("YOLOv8n detect, cls gain x4", "default-shapes", "mAP50-95", "ciou", "default-shapes-cls", ("cls", 4.0)),
-    ("YOLO11n-pose keypoints, pose gain x4", "default-pose-yolo11n", KEYPOINTS, "ciou", "default-pose-x4", ("pose", 4)),
+    ("YOLO11n-pose keypoints, pose gain x4", "default-pose-yolo11n", KEYPOINTS, "ciou", "default-pose-pose", ("pose", 4)),
     ("BCCD fine-tune, CIoU", "default-bccd", "mAP50-95", "ciou", None, None),
     ("BCCD fine-tune, L1", "default-bccd", "mAP50-95", "l1", None, None),
 )

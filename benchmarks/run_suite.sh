@@ -5,7 +5,7 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-bccd, default-peers, default-gains) rtdetr (or rtdetr-core, rtdetr-gains,
+#           default-short, default-bccd, default-peers, default-peers-bccd, default-gains) rtdetr (or rtdetr-core, rtdetr-gains,
 #           rtdetr-finder, rtdetr-peers, rtdetr-bccd) rtdetr-default default-0.5 reproduce-0.4; default: all but
 #           the last two (checks), in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
@@ -119,7 +119,7 @@ for stage in $stages; do
     done
     $PY benchmarks/pose_obb_tables.py
     ;;
-  default|default-core|default-short|default-bccd|default-peers|default-gains)  # benchmarks/README "Default":
+  default|default-core|default-short|default-bccd|default-peers|default-peers-bccd|default-gains)  # benchmarks/README "Default":
     # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch
     # runs from scratch (short), the BCCD fine-tune (bccd), Ultralytics' gains mis-set for fixed (gains: alwa-ref's
     # result does not depend on them, tested, so its x1 runs stand for every multiplier), and the peers on the
@@ -148,21 +148,28 @@ for stage in $stages; do
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
         --extra val=False --weightings fixed alwa-ref --out $R/default-short
     fi
-    if [[ $stage == default || $stage == default-bccd ]]; then  # real images: COCO-derived YOLOv8n fine-tuned on
-      # BCCD (the real stage prepares the set and the weights), 320 px, batch 8, 15 epochs
-      B="--data benchmarks/datasets/BCCD/BCCD.yaml --img 320 --batch 8 --jobs 2 --extra val=False --epochs 15
-        --model benchmarks/weights/yolov8n-coco-smartrail.pt --out $R/default-bccd"
+    # real images: COCO-derived YOLOv8n fine-tuned on BCCD (the real stage prepares the set and the weights), 320 px,
+    # batch 8, 15 epochs
+    B="--data benchmarks/datasets/BCCD/BCCD.yaml --img 320 --batch 8 --jobs 2 --extra val=False --epochs 15
+      --model benchmarks/weights/yolov8n-coco-smartrail.pt --out $R/default-bccd"
+    if [[ $stage == default || $stage == default-bccd ]]; then
       $PY benchmarks/sweep.py $B --reg-losses l1 ciou --weightings fixed alwa-ref
     fi
-    if [[ $stage == default || $stage == default-gains ]]; then
-      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D --weightings fixed \
-        --scale angle=4 --out $R/default-obb-angle
-      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
-        --scale box=0.25 --out $R/default-shapes-box
-      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D --weightings fixed \
-        --scale cls=4 --out $R/default-shapes-cls
-      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed \
-        --scale pose=4 --out $R/default-pose-x4
+    if [[ $stage == default || $stage == default-gains ]]; then  # every gain the default weights, x1/4 and x4
+      G="--weightings fixed --scale"
+      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D $G angle=4,0.25 \
+        --out $R/default-obb-angle
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D $G box=0.25,4 --out $R/default-shapes-box
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D $G cls=4,0.25 --out $R/default-shapes-cls
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D $G pose=4,0.25 \
+        --out $R/default-pose-pose
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D $G dfl=0.25,4 --out $R/default-shapes-dfl
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D $G kobj=0.25,4 \
+        --out $R/default-pose-kobj
+      # YOLO26's l1 term is the dfl hyperparameter on a DFL-free head; rle is YOLO26-pose's
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D $G dfl=0.25,4 --out $R/default-yolo26n-l1
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo26n-pose.yaml $D $G rle=0.25,4 \
+        --out $R/default-pose-yolo26n-rle
     fi
     if [[ $stage == default || $stage == default-peers ]]; then
       for peer in loss-ratio uw-so alwa-cal alwa2 uw dwa; do  # one peer across the rows before the next
@@ -177,6 +184,10 @@ for stage in $stages; do
       # the two new peers (the closest to fixed on the rows above) in the 10-epoch runs from scratch as well
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
         --extra val=False --weightings fixed uw-so loss-ratio --out $R/default-short
+    fi
+    if [[ $stage == default || $stage == default-peers || $stage == default-peers-bccd ]]; then
+      # real images (beside the default-bccd runs); the grid runs one weighting after the other, the closest peers first
+      $PY benchmarks/sweep.py $B --reg-losses ciou --weightings fixed uw-so loss-ratio alwa2 uw dwa
     fi
     ;;
   rtdetr|rtdetr-core|rtdetr-gains|rtdetr-finder|rtdetr-peers|rtdetr-bccd)  # benchmarks/README "RT-DETR": the
