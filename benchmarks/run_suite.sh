@@ -5,9 +5,9 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-bccd, default-peers, default-peers-bccd, default-gains) rtdetr (or rtdetr-core, rtdetr-gains,
-#           rtdetr-finder, rtdetr-peers, rtdetr-bccd) rtdetr-default default-0.5 reproduce-0.4; default: all but
-#           the last two (checks), in that order
+#           default-short, default-bccd, default-gains, default-finetune, default-peers, default-peers-bccd) rtdetr
+#           (or rtdetr-core, rtdetr-gains, rtdetr-finder, rtdetr-peers, rtdetr-bccd) rtdetr-default default-0.5
+#           reproduce-0.4; default: all but the last two (checks), in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -119,11 +119,13 @@ for stage in $stages; do
     done
     $PY benchmarks/pose_obb_tables.py
     ;;
-  default|default-core|default-short|default-bccd|default-peers|default-peers-bccd|default-gains)  # benchmarks/README "Default":
+  default|default-core|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd)
+    # benchmarks/README "Default":
     # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch
     # runs from scratch (short), the BCCD fine-tune (bccd), Ultralytics' gains mis-set for fixed (gains: alwa-ref's
-    # result does not depend on them, tested, so its x1 runs stand for every multiplier), and the peers on the
-    # detect, OBB and pose rows (peers). "default" runs them in that order, so that a cut budget cuts the peers.
+    # result does not depend on them, tested, so its x1 runs stand for every multiplier), the pose / OBB fine-tunes
+    # (finetune), and the peers on the detect, OBB and pose rows (peers) and on BCCD (peers-bccd). "default" runs
+    # them in that order, so that a cut budget cuts the peers.
     # Since 0.5 the default tracks a replaced box loss's share all run; the 0.4 default's L1 runs are in
     # results/default-0.4-l1, and the rule's runs under its experimental name (alwa-share, at 7807fad) stay beside
     # the default's in default-short / default-shapes (the default-0.5 stage compares them)
@@ -170,6 +172,16 @@ for stage in $stages; do
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D $G dfl=0.25,4 --out $R/default-yolo26n-l1
       $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo26n-pose.yaml $D $G rle=0.25,4 \
         --out $R/default-pose-yolo26n-rle
+    fi
+    if [[ $stage == default || $stage == default-finetune ]]; then  # pose / OBB fine-tunes: the pose-obb stage's
+      # checkpoints (YOLO11n-pose / -obb, 30 epochs on 1024 images of 8 classes; made here if absent), 10 epochs
+      for task in pose obb; do
+        $PY benchmarks/sweep.py --data data/shapes-$task-pretrain.yaml --model yolo11n-$task.yaml --epochs 30 \
+          --weightings fixed --reg-losses ciou --seeds 0 --threads 2 --extra val=False --out $R/$task-pretrain
+        $PY benchmarks/sweep.py --data data/shapes-$task.yaml --epochs 10 --reg-losses ciou --jobs 2 --extra val=False \
+          --model $R/$task-pretrain/runs/fixed-auto-ciou-s0/weights/best.pt --weightings fixed alwa-ref \
+          --out $R/default-$task-finetune
+      done
     fi
     if [[ $stage == default || $stage == default-peers ]]; then
       for peer in loss-ratio uw-so alwa-cal alwa2 uw dwa; do  # one peer across the rows before the next
