@@ -5,9 +5,9 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-bccd, default-gains, default-finetune, default-peers, default-peers-bccd) rtdetr
-#           (or rtdetr-core, rtdetr-gains, rtdetr-finder, rtdetr-peers, rtdetr-bccd) rtdetr-default default-0.5
-#           reproduce-0.4; default: all but the last two (checks), in that order
+#           default-short, default-bccd, default-gains, default-finetune, default-peers, default-peers-bccd,
+#           default-peers-heads) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder, rtdetr-peers, rtdetr-bccd)
+#           rtdetr-default default-0.5 reproduce-0.4; default: all but the last two (checks), in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
 set -euo pipefail
@@ -119,13 +119,14 @@ for stage in $stages; do
     done
     $PY benchmarks/pose_obb_tables.py
     ;;
-  default|default-core|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd)
+  default|default-core|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd|\
+  default-peers-heads)
     # benchmarks/README "Default":
     # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch
     # runs from scratch (short), the BCCD fine-tune (bccd), Ultralytics' gains mis-set for fixed (gains: alwa-ref's
     # result does not depend on them, tested, so its x1 runs stand for every multiplier), the pose / OBB fine-tunes
-    # (finetune), and the peers on the detect, OBB and pose rows (peers) and on BCCD (peers-bccd). "default" runs
-    # them in that order, so that a cut budget cuts the peers.
+    # (finetune), and the peers on the detect, OBB and pose rows (peers), on BCCD (peers-bccd) and on the anchor head
+    # and YOLO26n (peers-heads). "default" runs them in that order, so that a cut budget cuts the peers.
     # Since 0.5 the default tracks a replaced box loss's share all run; the 0.4 default's L1 runs are in
     # results/default-0.4-l1, and the rule's runs under its experimental name (alwa-share, at 7807fad) stay beside
     # the default's in default-short / default-shapes (the default-0.5 stage compares them)
@@ -200,6 +201,12 @@ for stage in $stages; do
     if [[ $stage == default || $stage == default-peers || $stage == default-peers-bccd ]]; then
       # real images (beside the default-bccd runs); the grid runs one weighting after the other, the closest peers first
       $PY benchmarks/sweep.py $B --reg-losses ciou --weightings fixed uw-so loss-ratio alwa2 uw dwa
+    fi
+    if [[ $stage == default || $stage == default-peers || $stage == default-peers-heads ]]; then
+      # the other heads: the anchor head (no tuned gains: fixed trains on YOLOv5's), then YOLO26n
+      P="--weightings fixed uw-so loss-ratio alwa2 uw dwa"
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D $P --out $R/default-anchor
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D $P --out $R/default-yolo26n
     fi
     ;;
   rtdetr|rtdetr-core|rtdetr-gains|rtdetr-finder|rtdetr-peers|rtdetr-bccd)  # benchmarks/README "RT-DETR": the
