@@ -62,29 +62,24 @@ ROWS = (
 KEYPOINT_GAINS = ("pose", "kobj", "rle")
 """Gains whose mis-set rows report the keypoints' mAP50-95 (the others: the boxes')."""
 
-# (row label, folder of the x1 runs, folder of the fixed runs at the mis-set gain, gain); each x1/4 and x4
+# (head, folder of the x1 runs, folder of the fixed runs at the mis-set gain, hyperparameter, the term's name);
+# each x1/4 and x4
 MIS_SET_GAINS = (
-    ("YOLOv8n detect", "default-shapes", "default-shapes-box", "box"),
-    ("YOLOv8n detect", "default-shapes", "default-shapes-cls", "cls"),
-    ("YOLOv8n detect", "default-shapes", "default-shapes-dfl", "dfl"),
-    ("YOLO26n detect", "default-yolo26n", "default-yolo26n-l1", "dfl"),
-    ("YOLO11n-obb", "default-obb-yolo11n", "default-obb-angle", "angle"),
-    ("YOLO11n-pose keypoints", "default-pose-yolo11n", "default-pose-pose", "pose"),
-    ("YOLO11n-pose keypoints", "default-pose-yolo11n", "default-pose-kobj", "kobj"),
-    ("YOLO26n-pose keypoints", "default-pose-yolo26n", "default-pose-yolo26n-rle", "rle"),
+    ("YOLOv8n detect", "default-shapes", "default-shapes-box", "box", "box"),
+    ("YOLOv8n detect", "default-shapes", "default-shapes-cls", "cls", "cls"),
+    ("YOLOv8n detect", "default-shapes", "default-shapes-dfl", "dfl", "dfl"),
+    ("YOLO26n detect", "default-yolo26n", "default-yolo26n-l1", "dfl", "l1"),  # YOLO26's l1 term: the dfl gain
+    ("YOLO11n-obb", "default-obb-yolo11n", "default-obb-angle", "angle", "angle"),
+    ("YOLO11n-pose keypoints", "default-pose-yolo11n", "default-pose-pose", "pose", "pose"),
+    ("YOLO11n-pose keypoints", "default-pose-yolo11n", "default-pose-kobj", "kobj", "kobj"),
+    ("YOLO26n-pose keypoints", "default-pose-yolo26n", "default-pose-yolo26n-rle", "rle", "rle"),
 )
 MIS_SET = tuple(
-    (
-        f"{head}, {'l1' if folder.endswith('-l1') else gain} gain {'x1/4' if m < 1 else 'x4'}",
-        x1,
-        KEYPOINTS if gain in KEYPOINT_GAINS else "mAP50-95",
-        "ciou",
-        folder,
-        (gain, m),
-    )
-    for head, x1, folder, gain in MIS_SET_GAINS
+    (f"{head}, {term} gain {'x1/4' if m < 1 else 'x4'}", x1,
+     KEYPOINTS if gain in KEYPOINT_GAINS else "mAP50-95", "ciou", folder, (gain, m))
+    for head, x1, folder, gain, term in MIS_SET_GAINS
     for m in (0.25, 4.0)
-)
+)  # fmt: skip
 
 
 def runs(folder: str) -> list[dict]:
@@ -108,11 +103,16 @@ def select(rows: list[dict], reg: str, weighting: str, scale: tuple[str, float] 
     return out
 
 
-def compare(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> str:
+def paired(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> tuple[list[int], np.ndarray]:
+    """The seeds both ran and, per seed, ``runs_`` minus ``base``."""
     seeds = sorted(set(runs_) & set(base))
+    return seeds, np.array([runs_[k][metric] - base[k][metric] for k in seeds])
+
+
+def compare(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> str:
+    seeds, d = paired(runs_, base, metric)
     if not seeds:
         return ""
-    d = np.array([runs_[k][metric] - base[k][metric] for k in seeds])
     b = np.array([base[k][metric] for k in seeds])
     call = verdict(d, b.std(ddof=1) if len(b) > 1 else 0.0)
     call = f"**{call}**" if call != "level" else call
@@ -122,10 +122,10 @@ def compare(runs_: dict[int, dict], base: dict[int, dict], metric: str) -> str:
 def head_to_head(default: dict[int, dict], peer: dict[int, dict], spread: float, metric: str) -> str:
     """The default against a peer, paired per seed: ``ahead`` / ``behind`` by the same rule as against ``fixed``
     (every seed one way, the mean beyond ``fixed``'s seed spread), else ``level``; "" without common seeds."""
-    seeds = sorted(set(default) & set(peer))
+    seeds, d = paired(default, peer, metric)
     if not seeds:
         return ""
-    call = verdict(np.array([default[k][metric] - peer[k][metric] for k in seeds]), spread)
+    call = verdict(d, spread)
     return {"better": "ahead", "worse": "behind"}.get(call, call)
 
 
@@ -152,9 +152,11 @@ def table() -> tuple[list[str], list[tuple[str, str, str]], list[tuple[str, str,
                 verdicts.append((label, s, cell.split()[1].strip("*")))
         sd = v.std(ddof=1) if len(v) > 1 else 0.0
         lines.append(f"| {label} | {v.mean():.3f} ± {sd:.3f} | " + " | ".join(cells) + " |")
+        if scale is not None:  # the head-to-head is on Ultralytics' gains only
+            continue
         default = select(rows, reg, STRATEGIES[0], None)
         for peer in STRATEGIES[1:]:
-            if scale is None and (call := head_to_head(default, select(rows, reg, peer, None), sd, metric)):
+            if call := head_to_head(default, select(rows, reg, peer, None), sd, metric):
                 duels.append((label, peer, call))
     return lines, verdicts, duels
 
