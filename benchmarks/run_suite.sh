@@ -5,7 +5,7 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-short, default-bccd, default-gains, default-finetune, default-peers, default-peers-bccd,
+#           default-heads, default-short, default-bccd, default-gains, default-finetune, default-peers, default-peers-bccd,
 #           default-peers-heads) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder, rtdetr-peers, rtdetr-bccd)
 #           rtdetr-default default-0.5 reproduce-0.4; default: all but the last two (checks), in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
@@ -119,7 +119,7 @@ for stage in $stages; do
     done
     $PY benchmarks/pose_obb_tables.py
     ;;
-  default|default-core|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd|\
+  default|default-core|default-heads|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd|\
   default-peers-heads)
     # benchmarks/README "Default":
     # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch
@@ -146,6 +146,19 @@ for stage in $stages; do
         --out $R/default-yolo26n
       $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D \
         --weightings fixed alwa-ref --out $R/default-anchor
+    fi
+    if [[ $stage == default || $stage == default-heads ]]; then  # the other heads: YOLO11n and YOLOv10n detect,
+      # YOLO11n-seg and YOLO26n-seg on the polygon demo set (box and mask mAP)
+      for model in yolo11n yolov10n; do
+        $PY benchmarks/sweep.py --data data/shapes.yaml --model $model.yaml $D --weightings fixed alwa-ref \
+          --out $R/default-$model
+      done
+      for model in yolo11n-seg yolo26n-seg; do
+        $PY benchmarks/sweep.py --data data/shapes-seg.yaml --model $model.yaml $D --weightings fixed alwa-ref \
+          --out $R/default-$model
+        $PY benchmarks/sweep.py --data data/shapes-seg.yaml --model $model.yaml $D --weightings fixed alwa-ref \
+          --metric mask_mAP50-95 --table-only --out $R/default-$model
+      done
     fi
     if [[ $stage == default || $stage == default-short ]]; then
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
