@@ -93,6 +93,31 @@ def test_fixed_trains_bit_identical_to_the_stock_trainer(data, tmp_path, monkeyp
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+@pytest.mark.slow
+def test_a_gain_of_zero_switches_the_term_off_as_in_the_stock_trainer(data, tmp_path, monkeypatch):
+    """``angle=0`` (stock accepts it: the angle term off): ``fixed`` trains Ultralytics' run, and the default trains
+    with finite losses and the term off (dividing the base gain out once crashed the loss report, then gave NaN)."""
+    from ultralytics.models.yolo.obb import OBBTrainer
+    from ultralytics.utils import NUM_THREADS
+
+    from alwa_yolo.trainer import TRAINERS
+
+    monkeypatch.setenv("ALWA_YOLO_CPU_THREADS", str(NUM_THREADS))
+    args = overrides("obb", data, "yolo11n-obb.yaml", tmp_path, "stock", seed=3, deterministic=True, angle=0.0)
+    stock = OBBTrainer(overrides=args)
+    stock.train()
+    ours = TRAINERS["obb"](overrides={**args, "name": "ours", "weighting": "fixed"})
+    ours.train()
+    a, b = read_csv(stock.save_dir / "results.csv"), read_csv(ours.save_dir / "results.csv")
+    assert float(a[-1]["train/angle_loss"]) == 0
+    assert all([r[k] for r in a] == [r[k] for r in b] for k in a[0] if k.startswith("train/"))
+    default = TRAINERS["obb"](overrides={**args, "name": "default", "weighting": "alwa-ref", "epochs": 5})
+    default.train()
+    rows = read_csv(default.save_dir / "results.csv")
+    assert all(float(v) == float(v) for r in rows for k, v in r.items() if k.startswith("train/")), rows
+    assert default.weighting.calibration()["angle_loss"] == 0.0
+
+
 def train_py(data_yaml, weights, project, name, *flags, env=None):
     return run_script(
         "train.py", "--data", str(data_yaml), "--weights", weights, "--epochs", "2", "--img", "64", "--batch-size",

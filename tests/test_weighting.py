@@ -234,3 +234,19 @@ def test_a_window_without_foreground_leaves_w_cls_alone(variant):
     assert w.history[-1].skipped and w.w["cls"] == before
     feed(w, noisy_cls)
     assert not w.history[-1].skipped and w.w["cls"] > 0
+
+
+@pytest.mark.parametrize("off", range(4))
+@pytest.mark.parametrize("name", list(WEIGHTINGS))
+def test_a_base_gain_of_zero_keeps_its_term_off(name, off):
+    """Stock Ultralytics accepts a gain of 0 (the term switched off); every strategy keeps that term at 0 and the
+    others finite, where dividing the base gains out once gave 0 / 0 (NaN losses under the default)."""
+    names, groups = ["box_loss", "cls_loss", "dfl_loss", "angle_loss"], ["reg", "cls", "reg", "reg"]
+    hyp = np.array([7.5, 0.5, 1.5, 1.0])
+    gains = hyp.copy()
+    gains[off] = 0.0
+    w = build_weighting(name, groups, interval=20, term_names=names, term_gains=list(gains), reference_gains=list(hyp))
+    rng = np.random.default_rng(off)
+    for _ in range(80):  # calibration, then windows of the rule
+        out = w(torch.tensor(rng.uniform(0.5, 2.0, 4) * gains), training=True)
+        assert torch.isfinite(out).all() and out[off] == 0, (name, off, out)

@@ -224,7 +224,8 @@ class WeightedCriterion:
         """
         self.options, self.gains = options, gains
         hyp = base_gains({**options, "gains": "hyp"}, args or {}, sorted(gains), head_defaults) if args else gains
-        self._report_factors = {n: hyp[TERM_GAINS[n]] / gains[TERM_GAINS[n]] for n in names}
+        # a term switched off (base gain 0) is 0 under any reporting gain, as in the stock criterion
+        self._report_factors = {n: hyp[TERM_GAINS[n]] / (gains[TERM_GAINS[n]] or 1.0) for n in names}
         if all(f == 1.0 for f in self._report_factors.values()):
             self._report_factors = {}
         ref = reference_gains(names, head_defaults, reference)

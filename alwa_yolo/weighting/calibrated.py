@@ -133,8 +133,8 @@ class CalibratedALWA(WindowedWeighting):
     def calibrate(self, terms: torch.Tensor) -> None:
         """Add this iteration's raw terms to the calibration and recompute the per-term scale, on the device."""
         dev = terms.device
-        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
-        raw = tie @ (terms.double() / gains)  # (names,) raw value of each name, summed over its terms
+        tie = self._tie.to(dev)
+        raw = tie @ self.divide_gains(terms.double())  # (names,) raw value of each name, summed over its terms
         counted = self.calibration_counts.to(dev) < self.calibration_length
         seen = (raw > 0) & counted
         sums = self.calibration_sums.to(dev) + torch.where(seen, raw, torch.zeros_like(raw))
@@ -146,7 +146,14 @@ class CalibratedALWA(WindowedWeighting):
         self.calibration_sums, self.calibration_counts = sums, counts
         has = counts > 0
         means = torch.where(has, sums / counts.clamp(min=1), torch.ones_like(sums))
-        self.scale = (tie.T @ self.name_gains(means, has)) / gains
+        self.scale = self.divide_gains(tie.T @ self.name_gains(means, has))
+
+    def divide_gains(self, values: torch.Tensor) -> torch.Tensor:
+        """Each term's ``values / g_k``, and 0 for a term whose base gain is 0: the user switched it off, as the
+        stock criterion does (its values are all 0), and it stays off under the strategy."""
+        gains = self._gains.to(values.device, torch.float64)
+        on = gains > 0
+        return torch.where(on, values / torch.where(on, gains, torch.ones_like(gains)), torch.zeros_like(values))
 
     def name_gains(self, means: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
         """Each name's effective gain on its raw loss: the mean of the means over its own mean, so every name with

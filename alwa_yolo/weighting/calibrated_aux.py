@@ -49,4 +49,5 @@ class AuxiliaryRatioALWA(CalibratedALWA):
         gains = torch.where(main, target / means, torch.ones_like(means))
         tie = self._tie.to(means.device)
         base = (tie @ self._gains.to(means.device, torch.float64)) / tie.sum(1)  # each name's base gain
-        return torch.where(auxiliary, base * gains[anchor] / base[anchor], gains)
+        anchor_base = torch.where(base[anchor] > 0, base[anchor], 1.0)  # box switched off (gain 0): ratio to 1
+        return torch.where(auxiliary, base * gains[anchor] / anchor_base, gains)

@@ -153,9 +153,8 @@ class ReferenceALWA(CalibratedALWA):
 
     def _raw_pair(self, terms: torch.Tensor, native: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each name's raw value (base gains divided out) under the run's box loss and under the native one."""
-        dev = terms.device
-        tie, gains = self._tie.to(dev), self._gains.to(dev, torch.float64)
-        return tie @ (terms.double() / gains), tie @ (native.to(dev).double() / gains)
+        tie = self._tie.to(terms.device)
+        return tie @ self.divide_gains(terms.double()), tie @ self.divide_gains(native.to(terms.device).double())
 
     def _reference_scale(self, ratio: torch.Tensor) -> torch.Tensor:
         """Per-term factor on the gain-scaled terms: ``reference_k * ratio_k / g_k`` (the calibration's scale
@@ -163,8 +162,7 @@ class ReferenceALWA(CalibratedALWA):
         if self._reference is None:
             return self.scale
         dev = ratio.device
-        tie = self._tie.to(dev)
-        return self._reference.to(dev) * (tie.T @ ratio) / self._gains.to(dev, torch.float64)
+        return self.divide_gains(self._reference.to(dev) * (self._tie.to(dev).T @ ratio))
 
     def weight(self, terms: torch.Tensor) -> torch.Tensor:
         """Terms on their reference gains times the group weights."""

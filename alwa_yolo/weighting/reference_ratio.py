@@ -46,9 +46,10 @@ class ReferenceLossRatio(LossRatioWeighting):
         if self.reference is None:
             self.scale = None
         else:
-            self.scale = torch.tensor(list(reference_gains), dtype=torch.float64) / torch.tensor(
-                list(term_gains), dtype=torch.float64
-            )
+            gains = torch.tensor(list(term_gains), dtype=torch.float64)
+            on = gains > 0  # a base gain of 0 switches its term off, as in the stock criterion
+            reference = torch.tensor(list(reference_gains), dtype=torch.float64)
+            self.scale = torch.where(on, reference / torch.where(on, gains, torch.ones_like(gains)), 0.0)
 
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceLossRatio:
