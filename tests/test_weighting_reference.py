@@ -249,3 +249,37 @@ def test_per_iteration_peers_round_trip_and_skip_validation(name):
         before = a.iteration
         a(torch.tensor(terms[0]), training=False)
     assert a.iteration == before
+
+
+OBB = ["box_loss", "cls_loss", "dfl_loss", "angle_loss"]
+OBB_GROUPS = ["reg", "cls", "reg", "reg"]
+OBB_HYP = [7.5, 0.5, 1.5, 1.0]
+
+
+@pytest.mark.parametrize("untuned", [(), ("angle_loss",)])
+def test_alwa_recipe_is_alwa_ref_with_the_untuned_terms_at_zero(untuned):
+    """Every term the head was tuned with gets alwa-ref's weighted value bit for bit (the rule sees the same
+    statistics); a term it was tuned without is 0 from the first iteration."""
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0.2, 3.0, (140, 4))
+    gains = [3.0, 2.0, 0.5, 4.0]  # mis-set: they cancel out under both
+    common = dict(interval=20, term_names=OBB, term_gains=gains, reference_gains=OBB_HYP)
+    ref = build_weighting("alwa-ref", OBB_GROUPS, **common)
+    recipe = build_weighting("alwa-recipe", OBB_GROUPS, untuned_terms=untuned, **common)
+    a, b = feed(ref, raw * gains), feed(recipe, raw * gains)
+    off = [OBB.index(n) for n in untuned]
+    on = [i for i in range(4) if i not in off]
+    assert np.array_equal(a[:, on], b[:, on]) and (b[:, off] == 0).all()
+    assert [u.w_cls for u in ref.history] == [u.w_cls for u in recipe.history] and ref.history
+
+
+@pytest.mark.parametrize("weights,untuned", [("yolo11n-obb.yaml", ("angle_loss",)), ("yolo26n-obb.yaml", ())])
+def test_only_obb_heads_tuned_before_the_angle_term_declare_it_untuned(weights, untuned):
+    """YOLO11-obb's gains were tuned in Ultralytics 8.3, which had no angle term; YOLO26-obb's with it."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    from alwa_yolo.model import ALWAOBBModel
+
+    model = ALWAOBBModel(weights, nc=3, verbose=False)
+    model.args = dict(DEFAULT_CFG_DICT)
+    assert model.init_criterion().term_spec.untuned == untuned

@@ -147,8 +147,19 @@ class WeightedLoss(WeightedCriterion):
     def __init__(self, model: torch.nn.Module, tal_topk: int = 10, tal_topk2: int | None = None):
         super().__init__(model, tal_topk=tal_topk, tal_topk2=tal_topk2)
         self.setup_weighting(
-            self.options, self.gains, self.loss_names, self.device, model.args, shared=shared_weighting(model)
+            self.options,
+            self.gains,
+            self.loss_names,
+            self.device,
+            model.args,
+            shared=shared_weighting(model),
+            untuned=self.untuned_terms(model),
         )
+
+    def untuned_terms(self, model: torch.nn.Module) -> tuple[str, ...]:
+        """The terms this head's gains were tuned without (:attr:`~alwa_yolo.losses.weighted.TermSpec.untuned`):
+        none, but where a head says otherwise."""
+        return ()
 
     def loss(self, preds: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         """Weighted terms times batch size (summed by the trainer) and the unweighted loss items."""

@@ -9,6 +9,8 @@ angle term is localisation (:data:`~alwa_yolo.losses.weighted.TERM_GROUPS` says 
 
 from __future__ import annotations
 
+import torch
+from ultralytics.nn.modules.head import OBB26
 from ultralytics.utils.loss import v8OBBLoss
 
 from .detection import StockLossTerms, WeightedLoss
@@ -23,3 +25,8 @@ class GainedOBBLoss(StockLossTerms, v8OBBLoss):
 
 class ALWAOBBLoss(WeightedLoss, GainedOBBLoss):
     """The OBB criterion with its terms combined by a weighting strategy."""
+
+    def untuned_terms(self, model: torch.nn.Module) -> tuple[str, ...]:
+        """The angle term on YOLOv8 / YOLO11-obb: Ultralytics added it with YOLO26 (8.4; 8.3 had no angle term and
+        no ``angle`` gain), so those heads' gains were tuned, and their released weights trained, without it."""
+        return () if isinstance(model.model[-1], OBB26) else ("angle_loss",)

@@ -140,6 +140,10 @@ class TermSpec:
     """Whether the reference gains also set the balance *between* the two groups: True where they were tuned for the
     head (Ultralytics' YOLO heads); False where only their balance inside each group is kept (RT-DETR, whose gains
     were set for another model and data), and the default balances the groups every iteration (``ref-ratio``)."""
+    untuned: tuple[str, ...] = ()
+    """Terms the head's gains were tuned without: added to Ultralytics' loss after the head's gains were tuned (OBB's
+    angle term on YOLOv8 / YOLO11-obb, new with YOLO26 in Ultralytics 8.4). ``alwa-recipe`` trains them at 0, as the
+    head's tuning did."""
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -159,6 +163,7 @@ def build_strategy(options: dict[str, Any], spec: TermSpec) -> LossWeighting:
         term_gains=list(spec.gains),
         reference_gains=None if spec.reference is None else list(spec.reference),
         groups_balanced=spec.groups_balanced,
+        untuned_terms=spec.untuned,
     ).to(spec.device)
 
 
@@ -212,6 +217,7 @@ class WeightedCriterion:
         shared: LossWeighting | None = None,
         reference: dict[str, float] | None = None,
         groups_balanced: bool = True,
+        untuned: Sequence[str] = (),
     ) -> None:
         """Declare the terms (:attr:`term_spec`) and take the run's strategy (``shared``: the trainer's, which the
         model carries as ``loss_weighting``). Without one (a criterion built outside the trainer: a test, a script)
@@ -220,7 +226,7 @@ class WeightedCriterion:
         ``args`` and ``head_defaults`` give the gains the loss items are reported on (:meth:`report`).
         ``reference`` is the head's tuned gains, which ``alwa-ref`` trains on: Ultralytics' defaults unless given;
         none for a head whose ``head_defaults`` were not tuned for it (the anchor head). ``groups_balanced``:
-        :attr:`TermSpec.groups_balanced`.
+        :attr:`TermSpec.groups_balanced`; ``untuned``: :attr:`TermSpec.untuned`.
         """
         self.options, self.gains = options, gains
         hyp = base_gains({**options, "gains": "hyp"}, args or {}, sorted(gains), head_defaults) if args else gains
@@ -235,6 +241,7 @@ class WeightedCriterion:
             None if ref is None else tuple(ref),
             device,
             groups_balanced,
+            tuple(untuned),
         )
         self._weighting = None
         if shared is not None:

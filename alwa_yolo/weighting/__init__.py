@@ -19,6 +19,7 @@ from .fixed import FixedWeighting
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
 from .reference_ratio import ReferenceLossRatio
+from .reference_recipe import RecipeReferenceALWA
 from .updates import WeightUpdate
 from .uw import UncertaintyWeighting
 from .uw_so import SoftOptimalUncertaintyWeighting
@@ -36,6 +37,7 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         CalibratedALWA,
         AuxiliaryRatioALWA,
         ReferenceALWA,
+        RecipeReferenceALWA,
         LossRatioWeighting,
         ReferenceLossRatio,
         SoftOptimalUncertaintyWeighting,
@@ -73,6 +75,7 @@ __all__ = [
     "FixedWeighting",
     "LossRatioWeighting",
     "LossWeighting",
+    "RecipeReferenceALWA",
     "ReferenceALWA",
     "ReferenceLossRatio",
     "RunningWindow",
