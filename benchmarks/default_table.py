@@ -37,14 +37,23 @@ GAIN_FREE = ("alwa-ref", "alwa-cal")
 KEYPOINTS = "pose_mAP50-95"
 """The keypoint metric of a pose row."""
 
+MASKS = "mask_mAP50-95"
+"""The mask metric of a segmentation row."""
+
 # (row label, folder, metric, box loss, folder of the fixed runs it is paired with, their gain scale)
 ROWS = (
     ("YOLOv8n detect, CIoU", "default-shapes", "mAP50-95", "ciou", None, None),
     ("YOLOv8n detect, L1", "default-shapes", "mAP50-95", "l1", None, None),
     ("YOLOv8n detect, CIoU, 10 epochs", "default-short", "mAP50-95", "ciou", None, None),
     ("YOLOv8n detect, L1, 10 epochs", "default-short", "mAP50-95", "l1", None, None),
+    ("YOLO11n detect", "default-yolo11n", "mAP50-95", "ciou", None, None),
     ("YOLO26n detect", "default-yolo26n", "mAP50-95", "ciou", None, None),
+    ("YOLOv10n detect", "default-yolov10n", "mAP50-95", "ciou", None, None),
     ("anchor head (YOLOv5 gains)", "default-anchor", "mAP50-95", "ciou", None, None),
+    ("YOLO11n-seg, box", "default-yolo11n-seg", "mAP50-95", "ciou", None, None),
+    ("YOLO11n-seg, masks", "default-yolo11n-seg", MASKS, "ciou", None, None),
+    ("YOLO26n-seg, box", "default-yolo26n-seg", "mAP50-95", "ciou", None, None),
+    ("YOLO26n-seg, masks", "default-yolo26n-seg", MASKS, "ciou", None, None),
     ("YOLO11n-pose, box", "default-pose-yolo11n", "mAP50-95", "ciou", None, None),
     ("YOLO11n-pose, keypoints", "default-pose-yolo11n", KEYPOINTS, "ciou", None, None),
     ("YOLO26n-pose, box", "default-pose-yolo26n", "mAP50-95", "ciou", None, None),

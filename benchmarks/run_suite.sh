@@ -175,6 +175,9 @@ for stage in $stages; do
       G="--weightings fixed --scale"
       $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D $G angle=4,0.25 \
         --out $R/default-obb-angle
+      # the angle term off (angle=0): YOLO11-obb's gains were tuned in Ultralytics 8.3, which had no angle term
+      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo11n-obb.yaml $D $G angle=0 \
+        --out $R/default-obb-angle0
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D $G box=0.25,4 --out $R/default-shapes-box
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml $D $G cls=4,0.25 --out $R/default-shapes-cls
       $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D $G pose=4,0.25 \

@@ -183,7 +183,10 @@ def plot_scale(results: list[tuple[dict, dict]], out: Path, metric: str = "mAP50
             xs = sorted(pts)
             ax.errorbar(xs, [np.mean(pts[x]) for x in xs], yerr=[np.std(pts[x]) for x in xs], marker="o", capsize=3,
                         label=w)  # fmt: skip
-        ax.set_xscale("log", base=2)
+        if all(c["_scale"][1] > 0 for c, _ in results):
+            ax.set_xscale("log", base=2)
+        else:  # a gain of 0 (the term off): linear near 0, log above
+            ax.set_xscale("symlog", base=2, linthresh=0.25)
         ax.set_xlabel(f"{key} gain x (Ultralytics' {DEFAULT_CFG_DICT[key]:g} = 1)")
         ax.set_title(reg)
         ax.grid(alpha=0.3)
