@@ -142,8 +142,8 @@ class TermSpec:
     were set for another model and data), and the default balances the groups every iteration (``ref-ratio``)."""
     untuned: tuple[str, ...] = ()
     """Terms the head's gains were tuned without: added to Ultralytics' loss after the head's gains were tuned (OBB's
-    angle term on YOLOv8 / YOLO11-obb, new with YOLO26 in Ultralytics 8.4). ``alwa-recipe`` trains them at 0, as the
-    head's tuning did."""
+    angle term on YOLOv8 / YOLO11-obb, new with YOLO26 in Ultralytics 8.4). The default (``alwa-ref``) trains them
+    at 0, as the head's tuning did."""
 
     @property
     def groups(self) -> tuple[str, ...]:

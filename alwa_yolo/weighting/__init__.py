@@ -19,7 +19,6 @@ from .fixed import FixedWeighting
 from .loss_ratio import LossRatioWeighting
 from .reference import ReferenceALWA
 from .reference_ratio import ReferenceLossRatio
-from .reference_recipe import RecipeReferenceALWA
 from .updates import WeightUpdate
 from .uw import UncertaintyWeighting
 from .uw_so import SoftOptimalUncertaintyWeighting
@@ -37,7 +36,6 @@ WEIGHTINGS: dict[str, type[LossWeighting]] = {
         CalibratedALWA,
         AuxiliaryRatioALWA,
         ReferenceALWA,
-        RecipeReferenceALWA,
         LossRatioWeighting,
         ReferenceLossRatio,
         SoftOptimalUncertaintyWeighting,
@@ -75,7 +73,6 @@ __all__ = [
     "FixedWeighting",
     "LossRatioWeighting",
     "LossWeighting",
-    "RecipeReferenceALWA",
     "ReferenceALWA",
     "ReferenceLossRatio",
     "RunningWindow",

@@ -10,7 +10,14 @@ share, not equal sizes:
 
 1. **Reference gains.** Each term's effective gain on its raw loss is Ultralytics' default for its hyperparameter
    (``DEFAULT_CFG``: box 7.5, cls 0.5, dfl 1.5, pose 12, kobj 1, angle 1, rle 1), whatever the run's base gains:
-   a mis-set ``box`` / ``cls`` / ``angle`` in the hyp cancels out, as under ``alwa-cal``.
+   a mis-set ``box`` / ``cls`` / ``angle`` in the hyp cancels out, as under ``alwa-cal``. The reference is the
+   recipe the head's gains were tuned in: a term the head was tuned without (the criterion declares it,
+   :attr:`~alwa_yolo.losses.weighted.TermSpec.untuned`) trains at 0, as in that recipe. One term is: Ultralytics
+   8.4 added OBB's angle term (gain ``angle`` 1.0) with YOLO26 and applies it to every OBB head, while YOLOv8 /
+   YOLO11-obb's gains were tuned, and their weights released, in 8.3, whose OBB loss had no angle term (the rotated
+   box's probIoU carries the angle). On those heads the angle gain is a setting nobody tuned for them; on the OBB
+   demo set a lower one trains better rotated boxes (benchmarks/README.md, "Default"; the rule was measured as
+   ``alwa-recipe``). YOLO26-obb was tuned with it and keeps it.
 2. **The box loss keeps its share.** Where the run's box term is not the head's native one (``--reg-loss l1``,
    ``smoothl1``, ``giou``, ...), the criterion also hands over the native CIoU term it computed on the same
    assigned boxes (:meth:`note_native`); over the calibration iterations the box term's gain becomes
@@ -60,6 +67,8 @@ class ReferenceALWA(CalibratedALWA):
     """
 
     name = "alwa-ref"
+    head_note = ""
+    """What the run's log says about the default on this head (a term trained at 0), if anything."""
 
     def __init__(
         self,
@@ -81,17 +90,30 @@ class ReferenceALWA(CalibratedALWA):
 
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceALWA | ReferenceLossRatio:
-        """``alwa-cal``'s options plus the head's reference gains (the seam passes them); on a head whose reference
-        does not balance the groups (``groups_balanced`` False: RT-DETR), ``ref-ratio``'s balance under this name."""
+        """``alwa-cal``'s options plus the head's reference gains (the seam passes them), each term in
+        ``untuned_terms`` at 0; on a head whose reference does not balance the groups (``groups_balanced`` False:
+        RT-DETR), ``ref-ratio``'s balance under this name."""
+        untuned, names = set(options.get("untuned_terms", ())), options.get("term_names")
+        off = sorted({n for n in names or () if n in untuned}) if options.get("reference_gains") is not None else []
+        if off:
+            reference = [0.0 if n in untuned else r for n, r in zip(names, options["reference_gains"])]
+            options = {**options, "reference_gains": reference}
         if not options.get("groups_balanced", True):
             return DefaultReferenceRatio.from_options(groups, options)
-        return cls(
+        strategy = cls(
             groups,
             options["alwa_interval"],
             options.get("term_names"),
             options.get("term_gains"),
             options.get("reference_gains"),
         )
+        if off:
+            terms = ", ".join(n.removesuffix("_loss") for n in off)
+            strategy.head_note = (
+                f"on this head: the {terms} term trains at 0, as in the recipe the head's gains were tuned in, "
+                "which had no such term (docs/ALWA.md, 'Reference gains')"
+            )
+        return strategy
 
     def note_native(self, native: torch.Tensor) -> None:
         """The next iteration's terms with each box term computed by the head's native loss (same gain, same
