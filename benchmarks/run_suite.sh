@@ -5,8 +5,9 @@
 # Usage: bash benchmarks/run_suite.sh [stage ...]
 #   stages: scratch pretrain finetune robustness-cls families segterms tune robustness-box
 #           long ablation real pose-obb aux gain-finder default (or one of its parts: default-core,
-#           default-heads, default-short, default-bccd, default-gains, default-finetune, default-peers, default-peers-bccd,
-#           default-peers-heads) rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder, rtdetr-peers, rtdetr-bccd)
+#           default-heads, default-short, default-bccd, default-gains, default-finetune, default-peers,
+#           default-peers-bccd, default-peers-heads, default-peers-rest)
+#           rtdetr (or rtdetr-core, rtdetr-gains, rtdetr-finder, rtdetr-peers, rtdetr-bccd)
 #           rtdetr-default default-0.5 reproduce-0.4; default: all but the last two (checks), in that order
 #   real: BCCD (real microscope images) fine-tuning COCO-derived weights; BCCD_SRC=path/to/BCCD (default
 #         ../shared/datasets/BCCD, or get it from github.com/Shenggan/BCCD_Dataset), REAL_JOBS (default 2)
@@ -120,7 +121,7 @@ for stage in $stages; do
     $PY benchmarks/pose_obb_tables.py
     ;;
   default|default-core|default-heads|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd|\
-  default-peers-heads)
+  default-peers-heads|default-peers-rest)
     # benchmarks/README "Default":
     # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch
     # runs from scratch (short), the BCCD fine-tune (bccd), Ultralytics' gains mis-set for fixed (gains: alwa-ref's
@@ -223,6 +224,15 @@ for stage in $stages; do
       P="--weightings fixed uw-so loss-ratio alwa2 uw dwa"
       $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D $P --out $R/default-anchor
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D $P --out $R/default-yolo26n
+    fi
+    if [[ $stage == default || $stage == default-peers || $stage == default-peers-rest ]]; then
+      # the rest where the budget allowed: uw, dwa and alwa2 in the 10-epoch runs, then every peer on YOLO26n-obb
+      # and YOLO26n-pose
+      $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
+        --extra val=False --weightings fixed uw dwa alwa2 --out $R/default-short
+      P="--weightings fixed uw-so loss-ratio alwa2 uw dwa"
+      $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo26n-obb.yaml $D $P --out $R/default-obb-yolo26n
+      $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo26n-pose.yaml $D $P --out $R/default-pose-yolo26n
     fi
     ;;
   rtdetr|rtdetr-core|rtdetr-gains|rtdetr-finder|rtdetr-peers|rtdetr-bccd)  # benchmarks/README "RT-DETR": the
