@@ -31,6 +31,14 @@ GROUPS = ("cls", "reg")
 """The two ALWA groups: classification-like terms (cls, obj) and localisation terms (box, dfl, l1, seg)."""
 
 
+def gain_divisor(gains: torch.Tensor) -> torch.Tensor:
+    """The base gains as a float64 divisor for the strategies that divide them out: a gain of 0 (the term switched
+    off, which stock Ultralytics accepts) becomes infinity, so the term divides to 0 and stays off instead of 0 / 0.
+    Any other gain divides exactly as itself."""
+    gains = gains.to(torch.float64)
+    return torch.where(gains > 0, gains, torch.inf)
+
+
 def usable(n: float, s_cls: float, s_reg: float) -> bool:
     """Whether a window's statistics can drive an update: two or more values, finite, and ``S_reg > 0``.
 

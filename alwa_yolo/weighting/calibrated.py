@@ -45,7 +45,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .base import usable
+from .base import gain_divisor, usable
 from .collectives import distributed
 from .updates import WeightUpdate
 from .window import WindowedWeighting
@@ -92,6 +92,7 @@ class CalibratedALWA(WindowedWeighting):
         self._name_groups = [self.group_of[u] for u in unique]
         self._tie = torch.tensor([[n == u for n in names] for u in unique], dtype=torch.float64)  # (names, terms)
         self._gains = torch.tensor(list(term_gains) if term_gains is not None else [1.0] * len(groups))
+        self._divisor = gain_divisor(self._gains)  # what :meth:`divide_gains` divides by
         self.calibration_sums = torch.zeros(len(unique), dtype=torch.float64)  # raw sums of each name's values
         self.calibration_counts = torch.zeros(len(unique), dtype=torch.float64)  # iterations with a value > 0
         self.calibrating = True
@@ -149,11 +150,8 @@ class CalibratedALWA(WindowedWeighting):
         self.scale = self.divide_gains(tie.T @ self.name_gains(means, has))
 
     def divide_gains(self, values: torch.Tensor) -> torch.Tensor:
-        """Each term's ``values / g_k``, and 0 for a term whose base gain is 0: the user switched it off, as the
-        stock criterion does (its values are all 0), and it stays off under the strategy."""
-        gains = self._gains.to(values.device, torch.float64)
-        on = gains > 0
-        return torch.where(on, values / torch.where(on, gains, torch.ones_like(gains)), torch.zeros_like(values))
+        """Each term's ``values / g_k``, and 0 for a term whose base gain is 0 (:func:`~.base.gain_divisor`)."""
+        return values / self._divisor.to(values.device)
 
     def name_gains(self, means: torch.Tensor, has: torch.Tensor) -> torch.Tensor:
         """Each name's effective gain on its raw loss: the mean of the means over its own mean, so every name with
@@ -178,6 +176,7 @@ class CalibratedALWA(WindowedWeighting):
     def to(self, device: torch.device | str) -> CalibratedALWA:
         """Move the calibration (with the constants it is computed from) and the window to ``device``."""
         self._tie, self._gains, self.scale = self._tie.to(device), self._gains.to(device), self.scale.to(device)
+        self._divisor = self._divisor.to(device)
         self.calibration_sums = self.calibration_sums.to(device)
         self.calibration_counts = self.calibration_counts.to(device)
         return super().to(device)

@@ -93,11 +93,10 @@ class ReferenceALWA(CalibratedALWA):
         """``alwa-cal``'s options plus the head's reference gains (the seam passes them), each term in
         ``untuned_terms`` at 0; on a head whose reference does not balance the groups (``groups_balanced`` False:
         RT-DETR), ``ref-ratio``'s balance under this name."""
-        untuned, names = set(options.get("untuned_terms", ())), options.get("term_names")
-        off = sorted({n for n in names or () if n in untuned}) if options.get("reference_gains") is not None else []
+        reference, names = options.get("reference_gains"), options.get("term_names") or ()
+        off = sorted(set(names) & set(options.get("untuned_terms", ()))) if reference is not None else []
         if off:
-            reference = [0.0 if n in untuned else r for n, r in zip(names, options["reference_gains"])]
-            options = {**options, "reference_gains": reference}
+            options = {**options, "reference_gains": [0.0 if n in off else r for n, r in zip(names, reference)]}
         if not options.get("groups_balanced", True):
             return DefaultReferenceRatio.from_options(groups, options)
         strategy = cls(

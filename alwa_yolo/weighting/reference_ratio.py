@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .base import gain_divisor
 from .loss_ratio import LossRatioWeighting
 
 
@@ -46,10 +47,8 @@ class ReferenceLossRatio(LossRatioWeighting):
         if self.reference is None:
             self.scale = None
         else:
-            gains = torch.tensor(list(term_gains), dtype=torch.float64)
-            on = gains > 0  # a base gain of 0 switches its term off, as in the stock criterion
             reference = torch.tensor(list(reference_gains), dtype=torch.float64)
-            self.scale = torch.where(on, reference / torch.where(on, gains, torch.ones_like(gains)), 0.0)
+            self.scale = reference / gain_divisor(torch.tensor(list(term_gains), dtype=torch.float64))
 
     @classmethod
     def from_options(cls, groups: Sequence[str], options: dict[str, Any]) -> ReferenceLossRatio:
