@@ -123,15 +123,18 @@ for stage in $stages; do
   default|default-core|default-heads|default-short|default-bccd|default-gains|default-finetune|default-peers|default-peers-bccd|\
   default-peers-heads|default-peers-rest)
     # benchmarks/README "Default":
-    # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds), the 10-epoch
+    # alwa-ref (the default) against fixed on every head and task (core: demo sets, 20 epochs, 3 seeds; heads: the
+    # heads where it trains fixed's run: YOLO11n / YOLOv10n detect, segmentation), the 10-epoch
     # runs from scratch (short), the BCCD fine-tune (bccd), Ultralytics' gains mis-set for fixed (gains: alwa-ref's
     # result does not depend on them, tested, so its x1 runs stand for every multiplier), the pose / OBB fine-tunes
-    # (finetune), and the peers on the detect, OBB and pose rows (peers), on BCCD (peers-bccd) and on the anchor head
-    # and YOLO26n (peers-heads). "default" runs them in that order, so that a cut budget cuts the peers.
+    # (finetune), and the peers on the detect, OBB and pose rows (peers), on BCCD (peers-bccd), on the anchor head
+    # and YOLO26n (peers-heads) and on the rest (peers-rest). "default" runs them in that order, so that a cut budget
+    # cuts the peers.
     # Since 0.5 the default tracks a replaced box loss's share all run; the 0.4 default's L1 runs are in
     # results/default-0.4-l1, and the rule's runs under its experimental name (alwa-share, at 7807fad) stay beside
     # the default's in default-short / default-shapes (the default-0.5 stage compares them)
     D="--epochs 20 --reg-losses ciou --jobs 2 --extra val=False"
+    P="--weightings fixed uw-so loss-ratio alwa2 uw dwa"  # the peers, the closest first
     if [[ $stage == default || $stage == default-core ]]; then
       $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo11n-pose.yaml $D --weightings fixed alwa-ref \
         --out $R/default-pose-yolo11n
@@ -221,7 +224,6 @@ for stage in $stages; do
     fi
     if [[ $stage == default || $stage == default-peers || $stage == default-peers-heads ]]; then
       # the other heads: the anchor head (no tuned gains: fixed trains on YOLOv5's), then YOLO26n
-      P="--weightings fixed uw-so loss-ratio alwa2 uw dwa"
       $PY benchmarks/sweep.py --data data/shapes.yaml --model cfg/models/yolov8n-anchor.yaml $D $P --out $R/default-anchor
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolo26n.yaml $D $P --out $R/default-yolo26n
     fi
@@ -230,7 +232,6 @@ for stage in $stages; do
       # and YOLO26n-pose
       $PY benchmarks/sweep.py --data data/shapes.yaml --model yolov8n.yaml --epochs 10 --reg-losses ciou l1 --jobs 2 \
         --extra val=False --weightings fixed uw dwa alwa2 --out $R/default-short
-      P="--weightings fixed uw-so loss-ratio alwa2 uw dwa"
       $PY benchmarks/sweep.py --data data/shapes-obb.yaml --model yolo26n-obb.yaml $D $P --out $R/default-obb-yolo26n
       $PY benchmarks/sweep.py --data data/shapes-pose.yaml --model yolo26n-pose.yaml $D $P --out $R/default-pose-yolo26n
     fi
