@@ -126,6 +126,19 @@ def train_py(data_yaml, weights, project, name, *flags, env=None):
     )  # fmt: skip
 
 
+@pytest.mark.slow
+def test_train_py_takes_a_gain_of_zero_and_says_which_term_the_default_trains_at_zero(tiny_obb_yaml, tmp_path):
+    """``python train.py ... angle=0`` on YOLO11n-obb under the default: exit 0, finite losses, the angle term 0, and
+    the log names the term the head's gains were tuned without."""
+    p = train_py(tiny_obb_yaml, "yolo11n-obb.yaml", tmp_path, "zero", "--weighting", "alwa-ref", "--epochs", "3",
+                 "angle=0")  # fmt: skip
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "the angle term trains at 0" in p.stdout + p.stderr
+    rows = read_csv(tmp_path / "zero" / "results.csv")
+    assert all(float(v) == float(v) for r in rows for k, v in r.items() if k.startswith("train/")), rows
+    assert float(rows[-1]["train/angle_loss"]) == 0
+
+
 def loads_in_stock(best, cwd) -> str:
     from test_models import loads_in_stock_ultralytics
 
